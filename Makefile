@@ -1,0 +1,66 @@
+# Ronde — `make help` lists the targets. A newcomer needs two: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION ?= 3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help run test test-sqlite test-postgres lint format bench backup restore messages clean uv deps deps-dev
+
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+deps: uv ## Create the virtual environment and install the locked dependencies.
+	@uv sync --locked --python $(PYTHON_VERSION) --no-dev --quiet
+	@$(PY) manage.py compiletranslations
+
+deps-dev: uv
+	@uv sync --locked --python $(PYTHON_VERSION) --all-groups --quiet
+	@$(PY) manage.py compiletranslations
+
+run: deps ## Set up everything, then serve http://127.0.0.1:8000 with the job worker (Ctrl-C stops).
+	@$(PY) manage.py serve
+
+test: deps-dev ## Install what the tests need, run the linters and the whole suite (SQLite, then PostgreSQL).
+	@scripts/system-deps.sh
+	@$(MAKE) --no-print-directory lint
+	@$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
+	@scripts/with-services.sh $(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite: ## (inside with-services) The suite on SQLite, browser tests included.
+	@echo "== tests on SQLite"
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: ## (inside with-services) The suite on PostgreSQL, browser tests included.
+	@echo "== tests on PostgreSQL"
+	@DATABASE_URL="$$TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: ## ruff (lint and format check) and the translation catalogue check.
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: ## Format the code with ruff.
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: deps-dev ## Run the benchmarks and print their ratios (bench/README.md).
+	@$(PY) bench/run.py
+
+backup: deps ## Back up the database and the uploaded files into var/backups/.
+	@$(PY) manage.py backup
+
+restore: deps ## Restore a backup: make restore FILE=var/backups/ronde-....tar.gz
+	@$(PY) manage.py restore "$(FILE)"
+
+messages: deps-dev ## Extract the translatable strings into the .po catalogues (needs gettext).
+	@$(PY) manage.py makemessages --locale fr --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*" --no-obsolete
+
+clean: ## Remove the virtual environment and the local data (var/).
+	rm -rf $(VENV) var

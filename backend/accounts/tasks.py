@@ -1,0 +1,7 @@
+from backend import jobs
+from backend.accounts import throttle
+
+
+@jobs.periodic(minutes=60)
+def purge_login_failures() -> int:
+    return throttle.purge_expired()

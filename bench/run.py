@@ -1,0 +1,150 @@
+"""Benchmarks (make bench). Ratios measured in one run, on one machine: never timed tests.
+
+1. The scoped list of 3,000 units through the API (six pages of 500, bearer token, admin
+   scope) against a trivial JSON endpoint (/api/version) served by the same gunicorn in the
+   same run: requests per second of each and their ratio.
+"""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RESULTS = ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manage(env, *args, capture=False):
+    return subprocess.run(
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        text=True,
+        capture_output=capture,
+    ).stdout
+
+
+def wait_until_up(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/version")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def measure(port: int, paths: list[str], headers: dict, rounds: int) -> tuple[float, int, int]:
+    """(seconds, requests, items) for `rounds` passes over `paths` on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    requests = items = 0
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for path in paths:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+            requests += 1
+            items += len(json.loads(body).get("items", []))
+    return time.perf_counter() - start, requests, items
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="ronde-bench-") as data_dir:
+        env = dict(
+            os.environ,
+            RONDE_DATA_DIR=data_dir,
+            DEBUG="false",
+            DEMO_MODE="true",
+            DATABASE_URL=f"sqlite:///{data_dir}/db.sqlite3",
+        )
+        env.pop("RONDE_TESTING", None)
+        print("Preparing the demo data (3,000 units)...", flush=True)
+        manage(env, "migrate", "--verbosity", "0")
+        manage(env, "load_demo")
+        key = (
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from backend.accounts.models import ApiToken, User;"
+                "print(ApiToken.issue(User.objects.get(username='admin'), 'bench')[1])",
+                capture=True,
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(Path(PY).parent / "gunicorn"),
+                "backend.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            wait_until_up(port)
+            auth = {"Authorization": f"Bearer {key}"}
+            pages = [f"/api/estate/units?limit=500&offset={o}" for o in range(0, 3000, 500)]
+            measure(port, pages, auth, 1)  # warm-up
+            measure(port, ["/api/version"], {}, 50)
+            t_list, n_list, items = measure(port, pages, auth, 10)
+            t_triv, n_triv, _ = measure(port, ["/api/version"], {}, 500)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    assert items == 30000, items
+    result = {
+        "units_per_list": items // 10,
+        "list_pages_per_second": round(n_list / t_list, 1),
+        "full_list_seconds": round(t_list / 10, 3),
+        "units_per_second": round(items / t_list),
+        "trivial_requests_per_second": round(n_triv / t_triv, 1),
+        "ratio_trivial_over_page": round((n_triv / t_triv) / (n_list / t_list), 1),
+        "ratio_trivial_over_full_list": round((n_triv / t_triv) / (10 / t_list), 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "units_list.json").write_text(json.dumps(result, indent=2))
+    print()
+    print("Scoped list of 3,000 units through the API (admin scope, bearer token, pages of 500)")
+    print(f"  trivial JSON endpoint    {result['trivial_requests_per_second']:>8} requests/s")
+    print(f"  units page (500 units)   {result['list_pages_per_second']:>8} requests/s")
+    print(
+        f"  whole list (6 pages)     {result['full_list_seconds']:>8} s  ({result['units_per_second']} units/s)"
+    )
+    print(f"  ratio trivial / page     {result['ratio_trivial_over_page']:>8}")
+    print(f"  ratio trivial / list     {result['ratio_trivial_over_full_list']:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""The cast every test reuses (style.md: a small cast makes the permission matrix a table).
+
+One organisation, two agencies:
+- agency North: residences "Les Tilleuls" (sector North 1) and "Le Moulin" (sector North 2);
+- agency South: residence "La Source" (sector South 1), in La Réunion for phone tests.
+People:
+- agent_a: proximity agent of sector North 1 (sees Les Tilleuls only);
+- advisor: advisor of agency North (Les Tilleuls, Le Moulin);
+- manager_b: manager of agency South (La Source only): "a manager of another agency";
+- contractor: employee of a cleaning company whose contract covers Le Moulin only;
+- admin: administrator of the organisation (everything in it);
+- outsider: an administrator of another organisation.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from django.test import Client
+
+from backend.accounts.models import ApiToken, Role, User
+from backend.estate import models as m
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_collection_modifyitems(config, items):
+    # In CI nothing is skipped: a test that needs a service fails when the service is missing.
+    if os.environ.get("CI") and not os.environ.get("RONDE_SERVICES"):
+        raise pytest.UsageError("CI runs the suite through scripts/with-services.sh")
+
+
+@dataclass
+class Estate:
+    organisation: m.Organisation
+    north: m.Agency
+    south: m.Agency
+    tilleuls: m.Residence
+    moulin: m.Residence
+    source: m.Residence
+    sector_north_1: m.Sector
+    sector_north_2: m.Sector
+    sector_south_1: m.Sector
+    cleaner: m.Provider
+    cleaning_contract: m.ProviderContract
+    other_cleaner: m.Provider
+    other_organisation: m.Organisation
+    elsewhere: m.Residence
+
+
+def make_residence(agency, code, name, postcode="37000", city="Tours", units=2, lease_prefix="10"):
+    residence = m.Residence.objects.create(
+        agency=agency,
+        code=code,
+        name=name,
+        address=f"1 rue {name}",
+        postcode=postcode,
+        city=city,
+        units_count=units,
+    )
+    building = m.Building.objects.create(residence=residence, code="B1", name="Bâtiment A")
+    entrance = m.Entrance.objects.create(building=building, code="E1", name="Entrée 1")
+    m.Equipment.objects.create(
+        residence=residence,
+        building=building,
+        entrance=entrance,
+        kind="lift",
+        name=f"Ascenseur {name}",
+    )
+    for n in range(units):
+        unit = m.Unit.objects.create(
+            entrance=entrance, code=f"{code}-{n + 1}", floor=n, door=f"{n + 1}"
+        )
+        household = m.Household.objects.create(
+            organisation=agency.organisation, name=f"Foyer {code} {n}"
+        )
+        m.Lease.objects.create(
+            unit=unit,
+            household=household,
+            reference=f"{lease_prefix}{code[-2:]}{n:04d}",
+            module_number="01",
+            start_date=date(2020, 1, 1),
+        )
+    return residence
+
+
+@pytest.fixture
+def estate(db):
+    org = m.Organisation.objects.create(code="TST", name="Habitat Test")
+    north = m.Agency.objects.create(organisation=org, code="01", name="Agence Nord")
+    south = m.Agency.objects.create(organisation=org, code="02", name="Agence Sud")
+    tilleuls = make_residence(north, "R01", "Les Tilleuls")
+    moulin = make_residence(north, "R02", "Le Moulin")
+    source = make_residence(south, "R03", "La Source", postcode="97400", city="Saint-Denis")
+    s1 = m.Sector.objects.create(agency=north, name="Nord 1")
+    s1.residences.set([tilleuls])
+    s2 = m.Sector.objects.create(agency=north, name="Nord 2")
+    s2.residences.set([moulin])
+    s3 = m.Sector.objects.create(agency=south, name="Sud 1")
+    s3.residences.set([source])
+    cleaner = m.Provider.objects.create(organisation=org, name="Propre & Net", kind="cleaning")
+    contract = m.ProviderContract.objects.create(
+        provider=cleaner, reference="MEN-1", categories=["cleaning"], start_date=date(2024, 1, 1)
+    )
+    m.ContractSite.objects.create(contract=contract, residence=moulin, visit_days=[0, 3])
+    other_cleaner = m.Provider.objects.create(
+        organisation=org, name="Brille Partout", kind="cleaning"
+    )
+    other_contract = m.ProviderContract.objects.create(
+        provider=other_cleaner,
+        reference="MEN-2",
+        categories=["cleaning"],
+        start_date=date(2024, 1, 1),
+    )
+    m.ContractSite.objects.create(contract=other_contract, residence=moulin)
+    m.ContractSite.objects.create(contract=other_contract, residence=tilleuls)
+    other_org = m.Organisation.objects.create(code="OTH", name="Autre Bailleur")
+    other_agency = m.Agency.objects.create(
+        organisation=other_org, code="01", name="Agence Ailleurs"
+    )
+    elsewhere = make_residence(other_agency, "X01", "Ailleurs", lease_prefix="20")
+    return Estate(
+        org,
+        north,
+        south,
+        tilleuls,
+        moulin,
+        source,
+        s1,
+        s2,
+        s3,
+        cleaner,
+        contract,
+        other_cleaner,
+        other_org,
+        elsewhere,
+    )
+
+
+def make_user(username, role, organisation, **attachments):
+    user = User(
+        username=username, role=role, organisation=organisation, first_name=username.title()
+    )
+    if role == Role.CONTRACTOR:
+        user.provider = attachments.pop("provider")
+    user.set_password(PASSWORD)
+    user.save()
+    for name, values in attachments.items():
+        getattr(user, name).set(values)
+    return user
+
+
+@dataclass
+class Cast:
+    agent_a: User
+    advisor: User
+    manager_b: User
+    contractor: User
+    admin: User
+    outsider: User
+
+
+@pytest.fixture
+def cast(estate):
+    return Cast(
+        agent_a=make_user(
+            "agent_a", Role.AGENT, estate.organisation, sectors=[estate.sector_north_1]
+        ),
+        advisor=make_user("advisor", Role.ADVISOR, estate.organisation, agencies=[estate.north]),
+        manager_b=make_user(
+            "manager_b", Role.MANAGER, estate.organisation, agencies=[estate.south]
+        ),
+        contractor=make_user(
+            "contractor", Role.CONTRACTOR, estate.organisation, provider=estate.cleaner
+        ),
+        admin=make_user("admin", Role.ADMIN, estate.organisation),
+        outsider=make_user("outsider", Role.ADMIN, estate.other_organisation),
+    )
+
+
+def client_for(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def token_client():
+    """A client that authenticates with a real bearer token, as integrations do."""
+
+    def make(user):
+        _, key = ApiToken.issue(user, "test")
+        return Client(headers={"authorization": f"Bearer {key}"})
+
+    return make
+
+
+# --- real Chromium (recipes.md) ---------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # A cheap Android phone held upright: 360 CSS pixels wide, French.
+    return {
+        **browser_context_args,
+        "viewport": {"width": 360, "height": 740},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+        "locale": "fr-FR",
+        "timezone_id": "Europe/Paris",
+    }

@@ -1,0 +1,143 @@
+"""The scope table: who sees which residence, through the scoping function, the API and the
+pages. Out of scope means 404, never 403: existence is not revealed."""
+
+import pytest
+
+from backend.accounts.scoping import scoped, visible_residences
+from backend.estate import models as m
+from tests.conftest import client_for
+
+# residence attribute of the `estate` fixture -> users (cast attributes) who see it
+RESIDENCE_VISIBILITY = {
+    "tilleuls": {"agent_a", "advisor", "admin"},
+    "moulin": {"advisor", "admin", "contractor"},
+    "source": {"manager_b", "admin"},
+    "elsewhere": {"outsider"},
+}
+USERS = ["agent_a", "advisor", "manager_b", "contractor", "admin", "outsider", "anonymous"]
+
+
+def user_of(cast, name):
+    return None if name == "anonymous" else getattr(cast, name)
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_each_role_sees_exactly_its_residences(estate, cast, username):
+    user = user_of(cast, username)
+    expected = {getattr(estate, r).pk for r, who in RESIDENCE_VISIBILITY.items() if username in who}
+    from django.contrib.auth.models import AnonymousUser
+
+    assert set(visible_residences(user or AnonymousUser()).values_list("pk", flat=True)) == expected
+    assert set(scoped(user, m.Residence).values_list("pk", flat=True)) == expected
+
+
+@pytest.mark.parametrize("username", USERS)
+@pytest.mark.parametrize("residence", list(RESIDENCE_VISIBILITY))
+def test_api_and_pages_answer_404_outside_the_scope(estate, cast, username, residence):
+    user = user_of(cast, username)
+    target = getattr(estate, residence)
+    client = client_for(user)
+    sees = username in RESIDENCE_VISIBILITY[residence]
+    building = target.buildings.get()
+    entrance = building.entrances.get()
+    unit = entrance.units.first()
+    equipment = target.equipment.get()
+    urls = [
+        f"/api/estate/residences/{target.pk}",
+        f"/api/estate/buildings/{building.pk}",
+        f"/api/estate/entrances/{entrance.pk}",
+        f"/api/estate/units/{unit.pk}",
+        f"/api/estate/equipment/{equipment.pk}",
+    ]
+    for url in urls:
+        response = client.get(url)
+        if user is None:
+            assert response.status_code == 401, url
+        else:
+            assert response.status_code == (200 if sees else 404), (url, response.content)
+    page = client.get(f"/patrimoine/{target.pk}/")
+    if user is None:
+        assert page.status_code == 302 and "/connexion/" in page["Location"]
+    else:
+        assert page.status_code == (200 if sees else 404)
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_lists_hold_only_the_scope(estate, cast, username):
+    user = user_of(cast, username)
+    client = client_for(user)
+    expected = {getattr(estate, r).pk for r, who in RESIDENCE_VISIBILITY.items() if username in who}
+    for url, key in [
+        ("/api/estate/residences?limit=500", "id"),
+        ("/api/estate/units?limit=500", "residence_id"),
+        ("/api/estate/buildings?limit=500", "residence_id"),
+        ("/api/estate/entrances?limit=500", "residence_id"),
+        ("/api/estate/equipment?limit=500", "residence_id"),
+    ]:
+        response = client.get(url)
+        if user is None:
+            assert response.status_code == 401
+            continue
+        assert response.status_code == 200
+        assert {item[key] for item in response.json()["items"]} == expected, url
+
+
+PERSONAL = {"agent_a", "advisor", "manager_b", "admin", "outsider"}
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_personal_data_follows_the_scope_and_never_reaches_contractors(estate, cast, username):
+    user = user_of(cast, username)
+    visible = {getattr(estate, r).pk for r, who in RESIDENCE_VISIBILITY.items() if username in who}
+    people = scoped(user, m.Person)
+    households = scoped(user, m.Household)
+    leases = scoped(user, m.Lease)
+    if username not in PERSONAL:
+        assert not people.exists() and not households.exists() and not leases.exists()
+    else:
+        assert set(leases.values_list("residence_id", flat=True)) == visible
+        assert (
+            households.count() == m.Household.objects.filter(leases__residence__in=visible).count()
+        )
+    household = m.Household.objects.filter(leases__residence=estate.moulin).first()
+    response = client_for(user).get(f"/api/estate/households/{household.pk}")
+    if user is None:
+        assert response.status_code == 401
+    else:
+        can = username in PERSONAL and estate.moulin.pk in visible
+        assert response.status_code == (200 if can else 404)
+
+
+def test_a_contractor_sees_its_own_provider_and_contracts_only(estate, cast):
+    contractor = cast.contractor
+    assert list(scoped(contractor, m.Provider)) == [estate.cleaner]
+    assert list(scoped(contractor, m.ProviderContract)) == [estate.cleaning_contract]
+    assert set(scoped(contractor, m.ContractSite).values_list("contract__provider", flat=True)) == {
+        estate.cleaner.pk
+    }
+    assert not scoped(contractor, m.Sector).exists()
+    # Staff of the agency see both providers working at their sites.
+    assert set(scoped(cast.advisor, m.Provider)) == {estate.cleaner, estate.other_cleaner}
+
+
+def test_a_contractor_loses_the_sites_of_an_ended_contract(estate, cast):
+    from datetime import date
+
+    estate.cleaning_contract.end_date = date(2025, 1, 1)
+    estate.cleaning_contract.save()
+    assert not visible_residences(cast.contractor).exists()
+
+
+def test_an_inactive_user_sees_nothing(estate, cast):
+    cast.admin.is_active = False
+    cast.admin.save()
+    assert not scoped(cast.admin, m.Residence).exists()
+
+
+def test_a_malformed_id_is_a_404_not_a_crash(estate, cast):
+    from django.http import Http404
+
+    from backend.accounts.scoping import get_scoped_or_404
+
+    with pytest.raises(Http404):
+        get_scoped_or_404(cast.admin, m.Residence, pk="abc")
