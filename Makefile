@@ -6,6 +6,8 @@ PYTHON_VERSION ?= 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
+# uv, pinned, in its own small venv: works where pip may not touch the system Python (PEP 668).
+UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -14,15 +16,18 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
 
-uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+$(UV):
+	@python$(PYTHON_VERSION) -m venv .tools || python3 -m venv .tools
+	@.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-deps: uv ## Create the virtual environment and install the locked dependencies.
-	@uv sync --locked --python $(PYTHON_VERSION) --no-dev --quiet
+uv: $(UV)
+
+deps: $(UV) ## Create the virtual environment and install the locked dependencies.
+	@$(UV) sync --locked --python $(PYTHON_VERSION) --no-dev --quiet
 	@$(PY) manage.py compiletranslations
 
-deps-dev: uv
-	@uv sync --locked --python $(PYTHON_VERSION) --all-groups --quiet
+deps-dev: $(UV)
+	@$(UV) sync --locked --python $(PYTHON_VERSION) --all-groups --quiet
 	@$(PY) manage.py compiletranslations
 
 run: deps ## Set up everything, then serve http://127.0.0.1:8000 with the job worker (Ctrl-C stops).
@@ -31,20 +36,22 @@ run: deps ## Set up everything, then serve http://127.0.0.1:8000 with the job wo
 test: deps-dev ## Install what the tests need, run the linters and the whole suite (SQLite, then PostgreSQL).
 	@scripts/system-deps.sh
 	@$(MAKE) --no-print-directory lint
-	@$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
 	@scripts/with-services.sh $(MAKE) --no-print-directory test-sqlite test-postgres
 
 test-sqlite: ## (inside with-services) The suite on SQLite, browser tests included.
-	@echo "== tests on SQLite"
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@echo "== tests on SQLite"; start=$$(date +%s); \
+	$(PY) -m pytest $(PYTEST_ARGS); code=$$?; \
+	echo "== tests on SQLite took $$(( $$(date +%s) - start )) s"; exit $$code
 
 test-postgres: ## (inside with-services) The suite on PostgreSQL, browser tests included.
-	@echo "== tests on PostgreSQL"
-	@DATABASE_URL="$$TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS)
+	@echo "== tests on PostgreSQL"; start=$$(date +%s); \
+	DATABASE_URL="$$TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS); code=$$?; \
+	echo "== tests on PostgreSQL took $$(( $$(date +%s) - start )) s"; exit $$code
 
-lint: ## ruff (lint and format check) and the translation catalogue check.
+lint: ## ruff (lint and format check) and a check that no migration is missing.
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "Missing migrations: run manage.py makemigrations" && exit 1)
 
 format: ## Format the code with ruff.
 	@$(VENV)/bin/ruff format .
@@ -62,5 +69,5 @@ restore: deps ## Restore a backup: make restore FILE=var/backups/ronde-....tar.g
 messages: deps-dev ## Extract the translatable strings into the .po catalogues (needs gettext).
 	@$(PY) manage.py makemessages --locale fr --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*" --no-obsolete
 
-clean: ## Remove the virtual environment and the local data (var/).
-	rm -rf $(VENV) var
+clean: ## Remove the virtual environments and the local data (var/).
+	rm -rf $(VENV) .tools var

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from backend import jobs
 from backend.core import demo
 
 
@@ -47,6 +48,9 @@ class Command(BaseCommand):
             ),
             subprocess.Popen([python, "manage.py", "qcluster"]),
         ]
+        # A first heartbeat right away, so /api/health shows the worker without waiting for
+        # the scheduler's first tick.
+        jobs.enqueue(jobs.heartbeat)
         self.banner(bind, no_demo)
         stopping = False
 
