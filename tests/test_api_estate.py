@@ -250,3 +250,25 @@ def test_values_outside_the_schema_are_422(estate, cast, payload):
     person = person_in(estate.tilleuls)
     response = patch(client_for(cast.advisor), f"/api/estate/people/{person.pk}", payload)
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/estate/residences/999999",
+        "/api/estate/buildings/999999",
+        "/api/estate/entrances/999999",
+        "/api/estate/units/999999",
+        "/api/estate/equipment/999999",
+        "/api/estate/households/999999",
+        "/api/estate/units?residence_id=999999",
+    ],
+)
+def test_unknown_ids_get_the_same_french_404_as_ids_outside_the_scope(estate, cast, url):
+    response = client_for(cast.admin).get(url)
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found",
+        "message": "Introuvable, ou hors de votre périmètre.",
+        "details": [],
+    }
