@@ -31,7 +31,7 @@ deps-dev: $(UV)
 	@$(PY) manage.py compiletranslations
 
 run: deps ## Set up everything, then serve http://127.0.0.1:8000 with the job worker (Ctrl-C stops).
-	@$(PY) manage.py serve
+	@DEMO_MODE=$${DEMO_MODE:-true} $(PY) manage.py serve
 
 test: deps-dev ## Install what the tests need, run the linters and the whole suite (SQLite, then PostgreSQL).
 	@scripts/system-deps.sh

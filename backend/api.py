@@ -158,8 +158,13 @@ class HealthOut(Schema):
     status: str
     database: str
     queue: str
+    worker: str
     jobs_backend: str
     worker_seen_at: str | None = None
+
+
+# The heartbeat job runs every minute: older than this, no worker is running the jobs.
+WORKER_STALE_AFTER = 180
 
 
 class VersionOut(Schema):
@@ -169,24 +174,29 @@ class VersionOut(Schema):
 
 @api.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, tags=["system"])
 def health(request):
-    """Public: whether the database and the job queue answer, and when a worker last ran."""
+    """Public: whether the database and the job queue answer, and whether a worker runs the
+    jobs (it ran the heartbeat job in the last three minutes)."""
     from backend.core.models import Heartbeat
 
-    database = "ok"
+    database, worker = "ok", "unknown"
     seen = None
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         beat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
-        seen = timezone.localtime(beat).isoformat() if beat else None
+        if beat:
+            seen = timezone.localtime(beat).isoformat()
+            fresh = (timezone.now() - beat).total_seconds() <= WORKER_STALE_AFTER
+            worker = "ok" if fresh else "stale"
     except Exception:
         logger.exception("Health check: database unreachable")
         database = "error"
     queue = "ok" if jobs.queue_reachable() else "error"
     body = {
-        "status": "ok" if database == queue == "ok" else "error",
+        "status": "ok" if database == queue == worker == "ok" else "error",
         "database": database,
         "queue": queue,
+        "worker": worker,
         "jobs_backend": settings.JOBS_BACKEND,
         "worker_seen_at": seen,
     }

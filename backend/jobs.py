@@ -110,11 +110,33 @@ def _check_payload(args, kwargs) -> None:
 
 
 def enqueue(func: Callable | str, *args, **kwargs) -> None:
-    """Queue a job once the current transaction commits (at once outside a transaction)."""
+    """Queue a job: a row written in the caller's transaction, handed to the broker once the
+    transaction commits. If the broker is down (or the process dies before handing it over),
+    the row stays and dispatch_due_jobs() sends it later: a committed job is never lost."""
+    from backend.core.models import Job
+
     name = job_name(func)
     _resolve(name)
     _check_payload(args, kwargs)
-    transaction.on_commit(lambda: _send(name, list(args), kwargs, 1, None))
+    row = Job.objects.create(name=name, args=list(args), kwargs=kwargs)
+    transaction.on_commit(lambda: _hand_over(row.pk, name, list(args), kwargs, 1))
+
+
+def _hand_over(pk: int, name: str, args: list, kwargs: dict, attempt: int) -> None:
+    from backend.core.models import Job
+
+    taken = Job.objects.filter(pk=pk, status=Job.Status.WAITING).update(
+        status=Job.Status.DISPATCHED, dispatched_at=timezone.now()
+    )
+    if not taken:
+        return
+    try:
+        _send(name, args, kwargs, attempt, pk)
+    except Exception:
+        logger.exception("Could not hand job %s over to the queue; it will be sent again", name)
+        Job.objects.filter(pk=pk, status=Job.Status.DISPATCHED).update(
+            status=Job.Status.WAITING, dispatched_at=None
+        )
 
 
 def enqueue_at(when, func: Callable | str, *args, **kwargs) -> "Job":
@@ -154,7 +176,10 @@ def run_job(name: str, args: list, kwargs: dict, attempt: int = 1, row_id: int |
     except Exception as exc:
         logger.exception("Job %s failed (attempt %s)", name, attempt)
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
-        if attempt < settings.JOBS_MAX_ATTEMPTS:
+        if name in _PERIODIC and row_id is None:
+            # A periodic job is not retried as a row: its next run is the retry.
+            values = {"status": Job.Status.FAILED, "last_error": error}
+        elif attempt < settings.JOBS_MAX_ATTEMPTS:
             values = {
                 "status": Job.Status.WAITING,
                 "attempt": attempt + 1,
@@ -181,7 +206,7 @@ def dispatch_due_jobs() -> int:
     from backend.core.models import Job
 
     now = timezone.now()
-    stale = now - timedelta(seconds=2 * settings.Q_CLUSTER["retry"])
+    stale = now - timedelta(seconds=settings.JOBS_STALE_SECONDS)
     Job.objects.filter(status=Job.Status.DISPATCHED, dispatched_at__lt=stale).update(
         status=Job.Status.WAITING
     )
@@ -199,10 +224,37 @@ def dispatch_due_jobs() -> int:
             )
             for pk, name, args, kwargs, attempt in rows:
                 transaction.on_commit(
-                    lambda n=name, a=args, k=kwargs, t=attempt, p=pk: _send(n, a, k, t, p)
+                    lambda n=name, a=args, k=kwargs, t=attempt, p=pk: _send_or_release(
+                        n, a, k, t, p
+                    )
                 )
         sent += len(rows)
     return sent
+
+
+def _send_or_release(name: str, args: list, kwargs: dict, attempt: int, pk: int) -> None:
+    from backend.core.models import Job
+
+    try:
+        _send(name, args, kwargs, attempt, pk)
+    except Exception:
+        logger.exception("Could not hand job %s over to the queue; it will be sent again", name)
+        Job.objects.filter(pk=pk).update(status=Job.Status.WAITING, dispatched_at=None)
+
+
+@periodic(minutes=24 * 60)
+def purge_finished_jobs() -> int:
+    """Done rows are kept a week, failed ones a month (for the admin), then deleted."""
+    from backend.core.models import Job
+
+    now = timezone.now()
+    done, _ = Job.objects.filter(
+        status=Job.Status.DONE, updated_at__lt=now - timedelta(days=7)
+    ).delete()
+    failed, _ = Job.objects.filter(
+        status=Job.Status.FAILED, updated_at__lt=now - timedelta(days=30)
+    ).delete()
+    return done + failed
 
 
 def connection_supports_skip_locked() -> bool:

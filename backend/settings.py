@@ -43,10 +43,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-DEMO_MODE = env_bool("DEMO_MODE", True)
+# Demo mode shows captured messages in the app; `make run` turns it on, production leaves it off.
+DEMO_MODE = env_bool("DEMO_MODE", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "backend.core.middleware.OrganisationTimezoneMiddleware",
+    "backend.core.middleware.ApiMethodNotAllowedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -156,6 +159,9 @@ if env_bool("BEHIND_TLS_PROXY", False):
 # LOGIN_FREE_FAILURES failures, at most LOGIN_MAX_FAILURES_PER_DAY a day, never a lock for good.
 LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_DAY = env_int("LOGIN_MAX_FAILURES_PER_DAY", 25, minimum=1)
+# The same identifier from any address: a growing delay only (at most 15 minutes), never a
+# block, so that guessing spread over many addresses is slowed too.
+LOGIN_FREE_FAILURES_PER_IDENTIFIER = env_int("LOGIN_FREE_FAILURES_PER_IDENTIFIER", 20, minimum=1)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -219,6 +225,8 @@ SMS_TRANSPORT = env_choice("SMS_TRANSPORT", ["capture"], "capture")
 # --- Background jobs (backend/jobs.py is the only module that reads these) -----------------
 JOBS_BACKEND = env_choice("JOBS_BACKEND", ["q2", "celery"], "q2")
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 5, minimum=1)
+# A dispatched job row not reported done after this long is sent again (a worker died).
+JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 600, minimum=60)
 JOBS_RETRY_BASE_SECONDS = env_int("JOBS_RETRY_BASE_SECONDS", 60, minimum=1)
 JOBS_EAGER = env_bool("JOBS_EAGER", TESTING)
 # django-q2: one worker, no retries of its own (ours are rows with a due time, see jobs.py),

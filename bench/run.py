@@ -86,7 +86,7 @@ def main() -> int:
                 "shell",
                 "-c",
                 "from backend.accounts.models import ApiToken, User;"
-                "print(ApiToken.issue(User.objects.get(username='admin'), 'bench')[1])",
+                "print(ApiToken.issue(User.objects.get(username='conseiller'), 'bench')[1])",
                 capture=True,
             )
             .strip()
@@ -135,7 +135,9 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "units_list.json").write_text(json.dumps(result, indent=2))
     print()
-    print("Scoped list of 3,000 units through the API (admin scope, bearer token, pages of 500)")
+    print(
+        "Scoped list of 3,000 units through the API (advisor of both agencies, scoped, bearer token, pages of 500)"
+    )
     print(f"  trivial JSON endpoint    {result['trivial_requests_per_second']:>8} requests/s")
     print(f"  units page (500 units)   {result['list_pages_per_second']:>8} requests/s")
     print(

@@ -1,21 +1,17 @@
-"""The French admin: browsing the estate, issuing and revoking API tokens."""
+"""The French admin: scoped to the organisation of its administrator, tokens issued once."""
 
-from django.contrib.messages import get_messages
+import re
 
 from backend.accounts.models import ApiToken, User
+from backend.estate import models as m
 from tests.conftest import client_for
 
 
-def superuser(cast):
-    User.objects.filter(pk=cast.admin.pk).update(is_staff=True, is_superuser=True)
-    cast.admin.refresh_from_db()
-    return client_for(cast.admin)
-
-
-def test_the_admin_lists_the_estate_in_french(estate, cast):
-    client = superuser(cast)
+def test_an_organisation_admin_browses_its_estate_and_only_it(estate, cast):
+    client = client_for(cast.admin)
+    assert cast.admin.is_staff and not cast.admin.is_superuser
     html = client.get("/admin/estate/residence/").content.decode()
-    assert "Les Tilleuls" in html and "Sélectionnez" in html
+    assert "Les Tilleuls" in html and "La Source" in html and "Ailleurs" not in html
     for url in [
         "/admin/estate/unit/",
         "/admin/estate/lease/",
@@ -27,21 +23,77 @@ def test_the_admin_lists_the_estate_in_french(estate, cast):
         f"/admin/estate/providercontract/{estate.cleaning_contract.pk}/change/",
     ]:
         assert client.get(url).status_code == 200, url
+    assert client.get(f"/admin/estate/residence/{estate.elsewhere.pk}/change/").status_code in (
+        302,
+        404,
+    )
+    outsider_unit = m.Unit.objects.filter(residence=estate.elsewhere).first()
+    assert client.get(f"/admin/estate/unit/{outsider_unit.pk}/change/").status_code in (302, 404)
 
 
-def test_an_admin_issues_a_token_whose_key_is_shown_once(estate, cast):
-    client = superuser(cast)
+def test_admin_choices_hold_only_the_scope(estate, cast):
+    client = client_for(cast.admin)
+    found = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "estate",
+            "model_name": "building",
+            "field_name": "residence",
+            "term": "",
+        },
+    ).json()
+    names = {item["text"] for item in found["results"]}
+    assert names == {"Les Tilleuls", "Le Moulin", "La Source"}
+    html = client.get("/admin/estate/sector/add/").content.decode()
+    assert "Agence Nord" in html and "Agence Ailleurs" not in html
+
+
+def test_an_organisation_admin_cannot_make_anyone_superuser(estate, cast):
+    client = client_for(cast.admin)
+    client.post(
+        f"/admin/accounts/user/{cast.advisor.pk}/change/",
+        {
+            "username": "advisor",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "role": "advisor",
+            "organisation": estate.organisation.pk,
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    cast.advisor.refresh_from_db()
+    assert not cast.advisor.is_superuser
+    assert client.get(f"/admin/accounts/user/{cast.outsider.pk}/change/").status_code in (302, 404)
+
+
+def test_other_roles_have_no_admin(estate, cast):
+    response = client_for(cast.manager_b).get("/admin/estate/residence/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_token_key_is_shown_once_on_the_page_and_never_in_a_cookie(estate, cast):
+    client = client_for(cast.admin)
     response = client.post(
-        "/admin/accounts/apitoken/add/", {"user": cast.advisor.pk, "name": "ERP"}, follow=True
+        "/admin/accounts/apitoken/add/", {"user": cast.advisor.pk, "name": "ERP"}
     )
     assert response.status_code == 200
-    shown = [str(m) for m in get_messages(response.wsgi_request)]
-    key = next(m.split(": ")[-1].split("\u00a0: ")[-1].strip() for m in shown if "ronde_" in m)
-    key = key[key.index("ronde_") :]
+    key = re.search(r'value="(ronde_[^"]+)"', response.content.decode()).group(1)
+    assert "no-store" in response["Cache-Control"]
+    assert all("ronde_" not in morsel.value for morsel in response.cookies.values())
     token = ApiToken.objects.get(name="ERP")
     assert token.user == cast.advisor and token.key_hash == ApiToken.hash_key(key)
-    detail = client.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
-    assert key not in detail
+    assert key not in client.get(f"/admin/accounts/apitoken/{token.pk}/change/").content.decode()
     client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_tokens_cannot_be_issued_for_superusers_or_other_organisations(estate, cast):
+    root = User.objects.create_superuser("root", password="x" * 20)
+    client = client_for(cast.admin)
+    for target in (root, cast.outsider):
+        response = client.post("/admin/accounts/apitoken/add/", {"user": target.pk, "name": "X"})
+        assert response.status_code == 200 and b"ronde_" not in response.content
+    assert not ApiToken.objects.exists()

@@ -109,11 +109,32 @@ def test_a_forged_token_with_a_real_prefix_is_refused(estate, cast):
     assert response.status_code == 401
 
 
-def test_health_is_public_and_reports_database_and_queue(db):
+def test_health_is_public_and_reports_database_queue_and_worker(db):
+    from django.utils import timezone
+
+    from backend.core.models import Heartbeat
+
+    response = Client().get("/api/health")
+    assert response.status_code == 503  # no worker has ever run the heartbeat job
+    assert response.json()["worker"] == "unknown"
+    Heartbeat.objects.create(name="worker", seen_at=timezone.now())
     response = Client().get("/api/health")
     assert response.status_code == 200
     body = response.json()
-    assert body["database"] == "ok" and body["queue"] == "ok" and body["jobs_backend"] == "q2"
+    assert body["database"] == "ok" and body["queue"] == "ok" and body["worker"] == "ok"
+    assert body["jobs_backend"] == "q2"
+
+
+def test_health_answers_503_when_the_worker_stopped(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from backend.core.models import Heartbeat
+
+    Heartbeat.objects.create(name="worker", seen_at=timezone.now() - timedelta(minutes=10))
+    response = Client().get("/api/health")
+    assert response.status_code == 503 and response.json()["worker"] == "stale"
 
 
 def test_health_answers_503_when_the_queue_is_unreachable(db, monkeypatch):
@@ -272,3 +293,38 @@ def test_unknown_ids_get_the_same_french_404_as_ids_outside_the_scope(estate, ca
         "message": "Introuvable, ou hors de votre périmètre.",
         "details": [],
     }
+
+
+def test_units_filter_by_building(estate, cast):
+    building = estate.tilleuls.buildings.get()
+    response = client_for(cast.agent_a).get(f"/api/estate/units?building_id={building.pk}")
+    assert response.status_code == 200 and response.json()["count"] == 2
+    other = estate.source.buildings.get()
+    assert (
+        client_for(cast.agent_a).get(f"/api/estate/units?building_id={other.pk}").status_code == 404
+    )
+
+
+def test_a_wrong_method_gets_french_json(db):
+    response = Client().post("/api/health")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.json()["message"] == "Cette méthode n’est pas permise ici."
+
+
+def test_search_costs_the_same_queries_for_one_hit_or_forty(estate, cast):
+    from tests.conftest import make_residence
+
+    client = client_for(cast.admin)
+
+    def queries(q):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/api/estate/search", {"q": q})
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.json()["count"]
+
+    few, count_few = queries("tilleuls")
+    make_residence(estate.north, "R08", "Les Tilleuls Bis", units=40, lease_prefix="40")
+    many, count_many = queries("tilleuls")
+    assert count_many == count_few + 40
+    assert many == few

@@ -21,6 +21,11 @@ AXE_OPTIONS = {
 def assert_accessible(page):
     results = Axe().run(page, options=AXE_OPTIONS)
     assert results.violations_count == 0, results.generate_report()
+    # axe reports broken aria-describedby references only as "incomplete": check them here.
+    dangling = page.evaluate("""() => [...document.querySelectorAll('[aria-describedby]')]
+        .flatMap(el => el.getAttribute('aria-describedby').split(/\\s+/))
+        .filter(id => id && !document.getElementById(id))""")
+    assert dangling == [], f"aria-describedby points at nothing: {dangling}"
 
 
 def assert_fits_the_phone(page):

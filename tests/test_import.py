@@ -147,16 +147,73 @@ def test_the_command_dry_run_writes_nothing(estate, tmp_path):
     assert not m.Residence.objects.filter(code="R10").exists()
 
 
-def test_a_household_code_groups_several_leases(imported):
+LEASE_HEADER = "reference_contrat;code_residence;code_batiment;code_entree;code_logement;date_debut;code_foyer\n"
+
+
+def test_a_household_code_groups_leases_also_across_imports(imported):
     org, _ = imported
-    text = (
-        "reference_contrat;code_residence;code_batiment;code_entree;code_logement;date_debut;code_foyer\n"
-        "0099001;R11;B1;E1;001;01/01/2024;F-1\n"
-        "0099002;R10;B1;E1;001;01/01/2024;F-1\n"
+    load(
+        "logements", "code_residence;code_batiment;code_entree;code_logement\nR10;B1;E1;003\n", org
     )
-    report = load("baux", text, org)
-    assert report.created == 2
+    first = load("baux", LEASE_HEADER + "0099001;R11;B1;E1;001;01/01/2024;F-1\n", org)
+    second = load("baux", LEASE_HEADER + "0099002;R10;B1;E1;003;01/01/2024;F-1\n", org)
+    assert first.created == second.created == 1, (first.errors, second.errors)
     households = {
         lease.household_id for lease in m.Lease.objects.filter(reference__startswith="00990")
     }
     assert len(households) == 1
+    assert m.Household.objects.get(pk=households.pop()).external_code == "F-1"
+
+
+def test_two_leases_at_once_on_one_unit_are_refused(imported):
+    org, _ = imported
+    report = load("baux", LEASE_HEADER + "0099003;R10;B1;E1;001;01/01/2024;\n", org)
+    assert report.created == 0
+    assert "L0012345" in report.errors[0].message
+    # Once the tenant of 002 has moved out (30/11/2026), the next lease is welcome.
+    report = load("baux", LEASE_HEADER + "0099004;R10;B1;E1;002;01/12/2026;\n", org)
+    assert report.created == 1, report.errors
+
+
+def test_missing_optional_columns_change_nothing(imported):
+    org, _ = imported
+    load("locataires", "reference_contrat;nom;prenom\n0012345;Lefèvre;Hélène\n", org)
+    helene = m.Person.objects.get(first_name="Hélène")
+    assert helene.mobile == "+33639980001" and helene.email == "helene@example.org"
+    assert helene.preferred_channel == "sms"
+    header = "reference_contrat;code_residence;code_batiment;code_entree;code_logement;date_debut\n"
+    report = load("baux", header + "0012345;R10;B1;E1;001;01/03/2019\n", org)
+    assert report.unchanged == 1, report
+    lease = m.Lease.objects.get(reference="0012345")
+    assert lease.payment_method == "direct_debit" and lease.module_number == "07"
+
+
+def test_a_renamed_residence_and_a_moved_entrance_reach_the_units(imported):
+    org, _ = imported
+    renamed = (
+        RESIDENCES.splitlines()[0]
+        + "\n01;R10;Les Grands Érables;3 rue Pasteur;37000;Tours;24;Mensuelle\n"
+    )
+    load("residences", renamed, org)
+    unit = m.Unit.objects.get(residence__code="R10", code="001")
+    assert "grands erables" in unit.search_text
+    load("batiments", "code_residence;code_batiment;nom\nR11;B2;Bâtiment B\n", org)
+    entrance = m.Entrance.objects.get(building__residence__code="R10", code="E1")
+    entrance.building = m.Building.objects.get(residence__code="R11", code="B2")
+    entrance.save()
+    unit.refresh_from_db()
+    lease = m.Lease.objects.get(reference="0012345")
+    assert unit.residence.code == "R11" and lease.residence.code == "R11"
+    assert "batiment b" in unit.search_text
+
+
+def test_a_file_mixing_two_encodings_is_refused(estate):
+    data = (
+        RESIDENCES.splitlines()[0].encode()
+        + b"\n"
+        + "01;R10;Les Érables;1 rue;37000;Tours;1;mensuelle".encode()
+    )
+    data += b"\n" + "01;R11;Les Cèdres;1 rue;37000;Tours;1;mensuelle".encode("cp1252") + b"\n"
+    with pytest.raises(ImportFileError) as info:
+        import_file("residences", data, estate.organisation)
+    assert "La ligne 3" in str(info.value) and "deux encodages" in str(info.value)

@@ -61,3 +61,8 @@ def test_national_display_and_search_forms():
     assert phones.format_national("+33639981234") == "06 39 98 12 34"
     assert phones.search_forms("+33639981234") == "33639981234 0639981234"
     assert "0692123456" in phones.search_forms("+262692123456")
+
+
+def test_fiction_numbers_work_for_overseas_residences_too():
+    assert phones.parse_mobile("06 39 98 12 34", "RE") == "+33639981234"
+    assert phones.parse_mobile("06 39 98 12 34", "GP") == "+33639981234"

@@ -141,3 +141,62 @@ def test_a_malformed_id_is_a_404_not_a_crash(estate, cast):
 
     with pytest.raises(Http404):
         get_scoped_or_404(cast.admin, m.Residence, pk="abc")
+
+
+# --- a household that moved: its data follows it, not the old residence -----------------------
+
+
+def move_household(estate, months_ago: int):
+    """A household of Les Tilleuls (agent_a's sector) that moved to La Source (the other agency)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = m.Lease.objects.filter(residence=estate.tilleuls).first()
+    old.end_date = timezone.localdate() - timedelta(days=30 * months_ago)
+    old.save()
+    new_unit = m.Unit.objects.create(
+        entrance=estate.source.entrances.get(), code="R03-NEW", door="9"
+    )
+    new = m.Lease.objects.create(
+        unit=new_unit, household=old.household, reference="77770001", start_date=old.end_date
+    )
+    person = m.Person.objects.create(
+        household=old.household, first_name="Anaïs", last_name="Déménagée"
+    )
+    return old, new, person
+
+
+def test_staff_of_a_former_residence_lose_the_household_after_three_months(estate, cast):
+    old, _new, person = move_household(estate, months_ago=4)
+    agent = client_for(cast.agent_a)
+    assert agent.get(f"/api/estate/households/{old.household_id}").status_code == 404
+    response = agent.patch(
+        f"/api/estate/people/{person.pk}", '{"language": "en"}', content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert not scoped(cast.agent_a, m.Person).filter(pk=person.pk).exists()
+    # The new residence's manager sees the household, and only the lease in their scope.
+    body = client_for(cast.manager_b).get(f"/api/estate/households/{old.household_id}").json()
+    assert [lease["reference"] for lease in body["leases"]] == ["77770001"]
+    # The old lease stays in the history of the old residence, for its staff.
+    assert scoped(cast.agent_a, m.Lease).filter(pk=old.pk).exists()
+
+
+def test_a_household_that_just_left_stays_visible_to_its_former_residence(estate, cast):
+    old, _new, _person = move_household(estate, months_ago=1)
+    body = client_for(cast.agent_a).get(f"/api/estate/households/{old.household_id}").json()
+    assert [lease["reference"] for lease in body["leases"]] == [old.reference]
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_search_answers_only_inside_the_scope(estate, cast, username):
+    user = user_of(cast, username)
+    for residence, who in RESIDENCE_VISIBILITY.items():
+        name = getattr(estate, residence).name
+        response = client_for(user).get("/api/estate/search", {"q": name})
+        if user is None:
+            assert response.status_code == 401
+            continue
+        found = {hit["residence_id"] for hit in response.json()["items"]}
+        assert (getattr(estate, residence).pk in found) == (username in who), (residence, name)

@@ -27,6 +27,8 @@ class BearerTokenAuth(HttpBearer):
         if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
         request.user = api_token.user
+        if api_token.user.organisation_id:
+            timezone.activate(api_token.user.organisation.zone)
         return api_token.user
 
 

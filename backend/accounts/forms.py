@@ -36,8 +36,8 @@ class StaffLoginForm(AuthenticationForm):
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        key = throttle.throttle_key(username, client_address(self.request))
-        verdict = throttle.check(key)
+        attempt = throttle.Attempt(username, client_address(self.request))
+        verdict = attempt.begin()
         if not verdict.allowed:
             minutes = max(1, math.ceil(verdict.retry_after.total_seconds() / 60))
             raise forms.ValidationError(
@@ -49,12 +49,8 @@ class StaffLoginForm(AuthenticationForm):
                 % {"minutes": minutes},
                 code="throttled",
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            throttle.record_failure(key)
-            raise
-        throttle.clear(key)
+        cleaned = super().clean()  # a failure keeps the attempt's rows: they count
+        attempt.succeeded()
         return cleaned
 
     def confirm_login_allowed(self, user):

@@ -18,6 +18,10 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
+# The apps an organisation's administrator manages in the admin (its scope applies there).
+ADMIN_APPS = {"estate", "accounts", "messaging", "core"}
+
+
 class User(AbstractUser):
     """A staff member or a contractor's employee. What they see is decided by
     backend.accounts.scoping from the role and the attachments below."""
@@ -71,6 +75,23 @@ class User(AbstractUser):
             raise ValidationError({"provider": _("Only contractors belong to a provider.")})
         if self.role and not self.is_superuser and not self.organisation_id:
             raise ValidationError({"organisation": _("Choose the user's organisation.")})
+
+    def save(self, *args, **kwargs):
+        # An organisation's administrators work in the Django admin, scoped to their
+        # organisation (backend.accounts.admin_scoping); nobody else needs it.
+        if self.role == Role.ADMIN:
+            self.is_staff = True
+        super().save(*args, **kwargs)
+
+    def has_perm(self, perm, obj=None):
+        if self.is_active and self.role == Role.ADMIN and perm.split(".", 1)[0] in ADMIN_APPS:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label):
+        if self.is_active and self.role == Role.ADMIN and app_label in ADMIN_APPS:
+            return True
+        return super().has_module_perms(app_label)
 
     @property
     def display_name(self) -> str:
@@ -130,7 +151,12 @@ class ApiToken(models.Model):
         parts = key.split("_")
         if len(parts) < 3 or parts[0] != "ronde":
             return None
-        token = cls.objects.usable().select_related("user").filter(prefix=parts[1]).first()
+        token = (
+            cls.objects.usable()
+            .select_related("user__organisation")
+            .filter(prefix=parts[1])
+            .first()
+        )
         if token is None or not secrets.compare_digest(token.key_hash, cls.hash_key(key)):
             return None
         return token
@@ -144,8 +170,8 @@ class ApiToken(models.Model):
 class LoginFailure(models.Model):
     """One failed login, kept 24 hours, keyed by identifier and address together."""
 
-    key = models.CharField(max_length=300, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    key = models.CharField(_("key"), max_length=300, db_index=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("failed login")

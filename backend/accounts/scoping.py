@@ -12,7 +12,9 @@ Scope is a set of residences, decided by the user's role:
 | anyone else         | none                                                        |
 
 Every model served to users declares SCOPE, the lookup from it to a Residence ("pk" for the
-residence itself). Models that hold tenants' personal data (PERSONAL_DATA) or internal
+residence itself), or a classmethod scope_queryset(user, queryset, residences) for data that is
+not tied to one residence (a household is seen by the staff of the residences where it lives,
+or left less than three months ago). Models that hold tenants' personal data (PERSONAL_DATA) or internal
 organisation (STAFF_ONLY) are hidden from contractors, who see tenants only through their own
 work orders. Models with PROVIDER_SCOPE (a lookup to the Provider) show a contractor its own
 provider's rows only, never a competitor's at the same site.
@@ -64,10 +66,12 @@ def visible_residences(user) -> QuerySet:
     return residences.none()
 
 
-def _lookup(model: type[Model]) -> str:
+def _lookup(model: type[Model]) -> str | None:
     lookup = getattr(model, "SCOPE", None)
-    if lookup is None:
-        raise ImproperlyConfigured(f"{model.__name__} declares no SCOPE: it cannot be served.")
+    if lookup is None and not hasattr(model, "scope_queryset"):
+        raise ImproperlyConfigured(
+            f"{model.__name__} declares neither SCOPE nor scope_queryset: it cannot be served."
+        )
     return lookup
 
 
@@ -90,6 +94,10 @@ def scoped(user, queryset: QuerySet | type[Model]) -> QuerySet:
     elif user.role not in STAFF_ROLES:
         return queryset.none()
     residences = visible_residences(user).values("pk")
+    if lookup is None:
+        # Data not tied to one residence (households, organisation-wide templates...) says
+        # itself how the residence scope applies to it.
+        return model.scope_queryset(user, queryset, residences)
     if lookup == "pk":
         return queryset.filter(pk__in=residences)
     field = model._meta.get_field(lookup.split("__")[0])

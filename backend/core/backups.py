@@ -145,13 +145,21 @@ def restore_backup(archive: Path) -> dict:
                 ],
                 env,
             )
+        # The new media folder is copied beside the old one first, then swapped: a copy that
+        # fails half-way leaves the current files in place.
         media = Path(settings.MEDIA_ROOT)
         restored_media = tmp_path / "media"
-        if media.exists():
-            shutil.rmtree(media)
+        staged_media = media.with_name(media.name + ".restoring")
+        shutil.rmtree(staged_media, ignore_errors=True)
         if restored_media.exists():
-            shutil.copytree(restored_media, media)
+            shutil.copytree(restored_media, staged_media)
         else:
-            media.mkdir(parents=True, exist_ok=True)
+            staged_media.mkdir(parents=True)
+        old_media = media.with_name(media.name + ".old")
+        shutil.rmtree(old_media, ignore_errors=True)
+        if media.exists():
+            media.rename(old_media)
+        staged_media.rename(media)
+        shutil.rmtree(old_media, ignore_errors=True)
     manifest["restored_at"] = datetime.now().isoformat()
     return manifest

@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 # Blue, orange, green, purple, brown: distinguishable with the common colour-vision
 # deficiencies, each with its own marker shape, all at least 3:1 against white.
 PALETTE = ["#1f5fa8", "#b45309", "#15803d", "#7e22ce", "#7c2d12"]
-MARKERS = ["circle", "square", "diamond", "triangle", "circle"]
+MARKERS = ["circle", "square", "diamond", "triangle", "circle"]  # the fifth is brown: rare
 _ids = itertools.count(1)
 
 WIDTH = 320
@@ -139,6 +139,7 @@ def line_chart(
                     "y": y,
                     "corner_x": x - 3,
                     "corner_y": y - 3,
+                    "triangle": f"{x:.1f},{y - 4:.1f} {x - 4:.1f},{y + 3:.1f} {x + 4:.1f},{y + 3:.1f}",
                     "text": f"{labels[i]} : {_fmt(v, unit, decimals)}",
                 }
             )

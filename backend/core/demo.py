@@ -294,7 +294,7 @@ class DemoLogin:
 
 
 LOGINS = [
-    DemoLogin("admin", Role.ADMIN, "administratrice (tout le patrimoine, administration)"),
+    DemoLogin("admin", Role.ADMIN, "administratrice de l'organisme (patrimoine, administration)"),
     DemoLogin("responsable", Role.MANAGER, "responsable de l'agence Nord"),
     DemoLogin("responsable.sud", Role.MANAGER, "responsable de l'agence Sud"),
     DemoLogin("conseiller", Role.ADVISOR, "conseiller, agences Nord et Sud"),
@@ -703,8 +703,6 @@ class _Builder:
                 organisation=organisation,
                 email=f"{login.username}@deux-rives.example",
             )
-            if login.role == Role.ADMIN:
-                user.is_staff = user.is_superuser = True
             if login.role == Role.CONTRACTOR:
                 user.provider = self.cleaning_north
             user.set_password(password)

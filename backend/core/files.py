@@ -10,6 +10,7 @@ Apache: FILES_ACCEL); Django only decides.
 
 import mimetypes
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -61,13 +62,15 @@ def serve(request, app_label: str, model_name: str, field: str, pk: int):
     disposition = "inline" if content_type in INLINE_TYPES else "attachment"
     if settings.FILES_ACCEL == "nginx":
         response = HttpResponse(content_type=content_type)
-        response["X-Accel-Redirect"] = settings.FILES_ACCEL_PREFIX.rstrip("/") + "/" + stored.name
+        response["X-Accel-Redirect"] = (
+            settings.FILES_ACCEL_PREFIX.rstrip("/") + "/" + quote(stored.name)
+        )
     elif settings.FILES_ACCEL == "apache":
         response = HttpResponse(content_type=content_type)
         response["X-Sendfile"] = stored.path
     else:
         response = FileResponse(stored.open("rb"), content_type=content_type)
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"

@@ -44,8 +44,8 @@ class Job(models.Model):
 class Heartbeat(models.Model):
     """The last time a worker ran the heartbeat job: /api/health reports it."""
 
-    name = models.CharField(max_length=50, unique=True)
-    seen_at = models.DateTimeField()
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    seen_at = models.DateTimeField(_("last seen"))
 
     class Meta:
         verbose_name = _("worker heartbeat")

@@ -1,39 +1,53 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts.admin_scoping import (
+    ScopedModelAdmin,
+    ScopedStackedInline,
+    ScopedTabularInline,
+)
 from backend.estate import models
 
 
 @admin.register(models.Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "time_zone", "holiday_region"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
     search_fields = ["name", "code"]
 
 
 @admin.register(models.Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "organisation"]
-    list_filter = ["organisation"]
+    list_select_related = ["organisation"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "code"]
 
 
-class BuildingInline(admin.TabularInline):
+class BuildingInline(ScopedTabularInline):
     model = models.Building
     extra = 0
     fields = ["code", "name", "address"]
     show_change_link = True
 
 
-class ContractSiteInline(admin.TabularInline):
+class ContractSiteInline(ScopedTabularInline):
     model = models.ContractSite
     extra = 0
     autocomplete_fields = ["residence"]
 
 
 @admin.register(models.Residence)
-class ResidenceAdmin(admin.ModelAdmin):
+class ResidenceAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "agency", "city", "units_count", "inspection_frequency"]
-    list_filter = ["agency", "inspection_frequency"]
+    list_select_related = ["agency"]
+    list_filter = [("agency", admin.RelatedOnlyFieldListFilter), "inspection_frequency"]
     search_fields = ["search_text", "name", "code"]
     inlines = [BuildingInline]
 
@@ -45,7 +59,7 @@ class ResidenceAdmin(admin.ModelAdmin):
         return queryset, False
 
 
-class EntranceInline(admin.TabularInline):
+class EntranceInline(ScopedTabularInline):
     model = models.Entrance
     extra = 0
     fields = ["code", "name", "address"]
@@ -53,7 +67,7 @@ class EntranceInline(admin.TabularInline):
 
 
 @admin.register(models.Building)
-class BuildingAdmin(admin.ModelAdmin):
+class BuildingAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "residence"]
     list_select_related = ["residence"]
     search_fields = ["name", "code", "residence__name"]
@@ -62,7 +76,7 @@ class BuildingAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Entrance)
-class EntranceAdmin(admin.ModelAdmin):
+class EntranceAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "building", "address"]
     list_select_related = ["building__residence"]
     search_fields = ["name", "code", "address", "building__residence__name"]
@@ -70,7 +84,7 @@ class EntranceAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ScopedModelAdmin):
     list_display = ["code", "entrance", "kind", "floor", "door", "rooms"]
     list_filter = ["kind"]
     list_select_related = ["entrance__building__residence"]
@@ -79,7 +93,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Equipment)
-class EquipmentAdmin(admin.ModelAdmin):
+class EquipmentAdmin(ScopedModelAdmin):
     list_display = ["name", "kind", "residence", "building", "entrance", "is_active"]
     list_filter = ["kind", "is_active"]
     list_select_related = ["residence", "building__residence", "entrance__building__residence"]
@@ -88,13 +102,14 @@ class EquipmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.EstateDocument)
-class EstateDocumentAdmin(admin.ModelAdmin):
+class EstateDocumentAdmin(ScopedModelAdmin):
     list_display = ["title", "kind", "residence", "uploaded_at"]
+    list_select_related = ["residence"]
     list_filter = ["kind"]
     autocomplete_fields = ["residence"]
 
 
-class PersonInline(admin.StackedInline):
+class PersonInline(ScopedStackedInline):
     model = models.Person
     extra = 0
     fields = [
@@ -104,7 +119,7 @@ class PersonInline(admin.StackedInline):
     ]
 
 
-class LeaseInline(admin.TabularInline):
+class LeaseInline(ScopedTabularInline):
     model = models.Lease
     extra = 0
     fields = ["reference", "module_number", "unit", "payment_method", "start_date", "end_date"]
@@ -112,14 +127,15 @@ class LeaseInline(admin.TabularInline):
 
 
 @admin.register(models.Household)
-class HouseholdAdmin(admin.ModelAdmin):
-    list_display = ["name", "organisation", "created_at"]
-    search_fields = ["name", "people__search_text", "leases__reference"]
+class HouseholdAdmin(ScopedModelAdmin):
+    list_display = ["name", "external_code", "organisation", "created_at"]
+    list_select_related = ["organisation"]
+    search_fields = ["name", "external_code", "leases__reference"]
     inlines = [PersonInline, LeaseInline]
 
 
 @admin.register(models.Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(ScopedModelAdmin):
     list_display = ["__str__", "household", "unit", "payment_method", "start_date", "end_date"]
     list_select_related = ["household", "unit__entrance__building__residence"]
     search_fields = ["reference", "household__name"]
@@ -127,13 +143,14 @@ class LeaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(ScopedModelAdmin):
     list_display = ["last_name", "first_name", "household", "mobile", "email", "preferred_channel"]
+    list_select_related = ["household"]
     search_fields = ["search_text"]
     autocomplete_fields = ["household"]
 
 
-class ContractInline(admin.TabularInline):
+class ContractInline(ScopedTabularInline):
     model = models.ProviderContract
     extra = 0
     fields = ["reference", "start_date", "end_date"]
@@ -141,15 +158,17 @@ class ContractInline(admin.TabularInline):
 
 
 @admin.register(models.Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ScopedModelAdmin):
     list_display = ["name", "kind", "organisation", "email", "phone"]
+    list_select_related = ["organisation"]
     list_filter = ["kind"]
     search_fields = ["name", "siret"]
     inlines = [ContractInline]
 
 
 @admin.register(models.ProviderContract)
-class ProviderContractAdmin(admin.ModelAdmin):
+class ProviderContractAdmin(ScopedModelAdmin):
+    list_select_related = ["provider"]
     list_display = [
         "reference",
         "provider",
@@ -158,7 +177,7 @@ class ProviderContractAdmin(admin.ModelAdmin):
         "rework_deadline_hours",
         "penalty_per_day",
     ]
-    list_filter = ["provider"]
+    list_filter = [("provider", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["reference", "provider__name", "purchase_order_reference"]
     inlines = [ContractSiteInline]
     fieldsets = [
@@ -179,7 +198,8 @@ class ProviderContractAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Sector)
-class SectorAdmin(admin.ModelAdmin):
+class SectorAdmin(ScopedModelAdmin):
     list_display = ["name", "agency"]
-    list_filter = ["agency"]
+    list_select_related = ["agency"]
+    list_filter = [("agency", admin.RelatedOnlyFieldListFilter)]
     filter_horizontal = ["residences"]

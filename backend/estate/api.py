@@ -30,10 +30,12 @@ router = Router()
 def _narrow(request, queryset, **parents):
     """Filter by parent ids, answering 404 when a parent is outside the user's scope."""
     models = {"residence_id": Residence, "building_id": Building, "entrance_id": Entrance}
+    # Units know their entrance and residence, not their building: filter through the entrance.
+    lookups = {"building_id": "entrance__building_id"} if queryset.model is Unit else {}
     for name, value in parents.items():
         if value is not None:
             get_scoped_or_404(request.auth, models[name], pk=value)
-            queryset = queryset.filter(**{name: value})
+            queryset = queryset.filter(**{lookups.get(name, name): value})
     return queryset
 
 
@@ -112,6 +114,8 @@ def get_equipment(request, equipment_id: int):
 @router.get("/households/{int:household_id}", response={200: HouseholdOut, **ERRORS})
 def get_household(request, household_id: int):
     household = get_object_or_404(services.household_queryset(request.auth), pk=household_id)
+    # Only the leases in the caller's scope: a household that moved keeps its old lease out
+    # of the new residence's sight and the other way round.
     return {
         "id": household.pk,
         "name": household.name,

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from backend.core.text import normalise
@@ -66,7 +67,28 @@ class RowInvalid(Exception):
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    for encoding in ENCODINGS:
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8 as a whole. If some lines are UTF-8 with accents, the file mixes two encodings
+    # (rows pasted from another file): reading it as Windows-1252 would garble those lines.
+    first_bad, utf8_accented = None, False
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            if any(ord(c) > 127 for c in line.decode("utf-8")):
+                utf8_accented = True
+        except UnicodeDecodeError:
+            first_bad = first_bad or number
+    if utf8_accented and first_bad:
+        raise ImportFileError(
+            _(
+                "Line %(line)d is not in UTF-8 while other lines are: the file mixes two encodings. "
+                "Save it again as “CSV UTF-8” and retry."
+            )
+            % {"line": first_bad}
+        )
+    for encoding in ENCODINGS[1:]:
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
@@ -130,7 +152,7 @@ def read_rows(data: bytes, required: list[str], optional: list[str]):
             rows.append((line, None))
             continue
         rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
-    return rows, encoding
+    return rows, encoding, set(header)
 
 
 def parse_date(value: str, column: str) -> date | None:
@@ -242,6 +264,13 @@ CHANNELS = {
 LANGUAGES = {code: code for code, _label in m.LANGUAGES}
 
 
+def _same(obj, name: str, value) -> bool:
+    field = obj._meta.get_field(name)
+    if field.is_relation:
+        return getattr(obj, field.attname) == (value.pk if value is not None else None)
+    return getattr(obj, name) == value
+
+
 class Importer:
     kind = ""
     required: list[str] = []
@@ -268,7 +297,7 @@ class Importer:
                 self.finish(obj)
                 created.append(obj)
             else:
-                if all(getattr(existing, f) == values[f] for f in self.fields if f in values):
+                if all(_same(existing, f, values[f]) for f in self.fields if f in values):
                     unchanged += 1
                     continue
                 for name, value in values.items():
@@ -277,18 +306,26 @@ class Importer:
                 updated.append(existing)
         model.objects.bulk_create(created, batch_size=CHUNK)
         if updated:
-            model.objects.bulk_update(updated, self.update_fields, batch_size=CHUNK)
+            names = {name for _existing, values in items for name in values} & set(self.fields)
+            model.objects.bulk_update(
+                updated, [*sorted(names), *self.derived_fields], batch_size=CHUNK
+            )
+        self.after_save(created, updated)
         return len(created), len(updated), unchanged
+
+    def after_save(self, created, updated) -> None:
+        """Cascade what changed into the denormalised columns of the descendants."""
+
+    def has(self, column: str) -> bool:
+        """Whether the file has this optional column: a missing column changes nothing."""
+        return column in self.present
 
     def finish(self, obj) -> None:
         if hasattr(obj, "prepare"):
             obj.prepare()
 
-    @property
-    def update_fields(self) -> list[str]:
-        return [*self.fields, *self.derived_fields]
-
     derived_fields: list[str] = []
+    present: set[str] = set()
 
 
 class ResidenceImporter(Importer):
@@ -323,7 +360,6 @@ class ResidenceImporter(Importer):
             raise RowInvalid(
                 _("code_postal: “%(value)s” is not a French postcode.") % {"value": postcode}
             )
-        units = parse_int(row.get("nb_logements", ""), "nb_logements", minimum=0)
         values = {
             "agency": self.agencies[agency_code],
             "code": code,
@@ -331,15 +367,20 @@ class ResidenceImporter(Importer):
             "address": required(row, "adresse", 300),
             "postcode": postcode,
             "city": required(row, "ville", 120),
-            "units_count": units or 0,
-            "inspection_frequency": parse_choice(
-                row.get("frequence_controle", ""),
+        }
+        if self.has("nb_logements"):
+            values["units_count"] = parse_int(row["nb_logements"], "nb_logements", minimum=0) or 0
+        if self.has("frequence_controle"):
+            values["inspection_frequency"] = parse_choice(
+                row["frequence_controle"],
                 "frequence_controle",
                 FREQUENCIES,
                 default=m.InspectionFrequency.MONTHLY,
-            ),
-        }
+            )
         return code, self.existing.get(code), values
+
+    def after_save(self, created, updated):
+        m.cascade(residences=[r.pk for r in updated])
 
 
 class BuildingImporter(Importer):
@@ -347,7 +388,7 @@ class BuildingImporter(Importer):
     model = m.Building
     required = ["code_residence", "code_batiment", "nom"]
     optional = ["adresse"]
-    fields = ["name", "address"]
+    fields = ["residence", "name", "address"]
 
     def prepare(self, rows):
         self.residences = {
@@ -372,13 +413,13 @@ class BuildingImporter(Importer):
         residence = self.residence(row)
         code = required(row, "code_batiment", 30)
         key = (residence.code, code)
-        values = {
-            "residence": residence,
-            "code": code,
-            "name": required(row, "nom"),
-            "address": optional(row, "adresse"),
-        }
+        values = {"residence": residence, "code": code, "name": required(row, "nom")}
+        if self.has("adresse"):
+            values["address"] = optional(row, "adresse")
         return key, self.existing.get(key), values
+
+    def after_save(self, created, updated):
+        m.cascade(buildings=[b.pk for b in updated])
 
 
 class EntranceImporter(BuildingImporter):
@@ -386,7 +427,7 @@ class EntranceImporter(BuildingImporter):
     model = m.Entrance
     required = ["code_residence", "code_batiment", "code_entree", "nom"]
     optional = ["adresse"]
-    fields = ["name", "address"]
+    fields = ["building", "name", "address"]
     derived_fields = ["residence"]
 
     def prepare(self, rows):
@@ -414,13 +455,13 @@ class EntranceImporter(BuildingImporter):
         building = self.building(row)
         code = required(row, "code_entree", 30)
         key = (building.residence.code, building.code, code)
-        values = {
-            "building": building,
-            "code": code,
-            "name": required(row, "nom"),
-            "address": optional(row, "adresse"),
-        }
+        values = {"building": building, "code": code, "name": required(row, "nom")}
+        if self.has("adresse"):
+            values["address"] = optional(row, "adresse")
         return key, self.existing.get(key), values
+
+    def after_save(self, created, updated):
+        m.cascade(entrances=[e.pk for e in updated])
 
 
 class UnitImporter(EntranceImporter):
@@ -428,7 +469,7 @@ class UnitImporter(EntranceImporter):
     model = m.Unit
     required = ["code_residence", "code_batiment", "code_entree", "code_logement"]
     optional = ["type", "etage", "porte", "pieces"]
-    fields = ["kind", "floor", "door", "rooms"]
+    fields = ["entrance", "kind", "floor", "door", "rooms"]
     derived_fields = ["residence", "search_text"]
 
     def prepare(self, rows):
@@ -461,17 +502,26 @@ class UnitImporter(EntranceImporter):
         entrance = self.entrance(row)
         code = required(row, "code_logement", 30)
         key = (entrance.building.residence.code, entrance.building.code, entrance.code, code)
-        values = {
-            "entrance": entrance,
-            "code": code,
-            "kind": parse_choice(
-                row.get("type", ""), "type", UNIT_KINDS, default=m.UnitKind.APARTMENT
-            ),
-            "floor": parse_int(row.get("etage", ""), "etage"),
-            "door": optional(row, "porte", 20),
-            "rooms": parse_int(row.get("pieces", ""), "pieces", minimum=0),
-        }
+        values = {"entrance": entrance, "code": code}
+        if self.has("type"):
+            values["kind"] = parse_choice(
+                row["type"], "type", UNIT_KINDS, default=m.UnitKind.APARTMENT
+            )
+        if self.has("etage"):
+            values["floor"] = parse_int(row["etage"], "etage")
+        if self.has("porte"):
+            values["door"] = optional(row, "porte", 20)
+        if self.has("pieces"):
+            values["rooms"] = parse_int(row["pieces"], "pieces", minimum=0)
         return key, self.existing.get(key), values
+
+    def after_save(self, created, updated):
+        # A unit moved to another entrance takes its leases to the new residence.
+        m.Lease.objects.filter(unit__in=updated).update(
+            residence_id=Subquery(
+                m.Unit.objects.filter(pk=OuterRef("unit_id")).values("residence_id")[:1]
+            )
+        )
 
 
 class LeaseImporter(UnitImporter):
@@ -498,7 +548,18 @@ class LeaseImporter(UnitImporter):
                 "household"
             )
         }
-        self.households: dict[str, m.Household] = {}
+        self.households = {
+            h.external_code: h
+            for h in m.Household.objects.filter(organisation=self.organisation).exclude(
+                external_code=""
+            )
+        }
+        # Every lease period per unit, to refuse two tenants in one home at the same time.
+        self.periods: dict[int, list[tuple[str, date, date | None]]] = {}
+        for lease in self.existing.values():
+            self.periods.setdefault(lease.unit_id, []).append(
+                (lease.reference, lease.start_date, lease.end_date)
+            )
 
     def build(self, row):
         try:
@@ -517,42 +578,66 @@ class LeaseImporter(UnitImporter):
                 _("Unknown unit “%(code)s” in entrance “%(entrance)s”.")
                 % {"code": code, "entrance": entrance.code}
             )
+        existing = self.existing.get(reference)
         start = parse_date(row.get("date_debut", ""), "date_debut")
-        end = parse_date(row.get("date_fin", ""), "date_fin")
         if start is None:
             raise RowInvalid(_("%(column)s is required.") % {"column": "date_debut"})
+        values = {"unit": unit, "reference": reference, "start_date": start}
+        if self.has("date_fin"):
+            values["end_date"] = parse_date(row["date_fin"], "date_fin")
+        end = values.get("end_date", existing.end_date if existing else None)
         if end and end < start:
             raise RowInvalid(_("date_fin is before date_debut."))
-        values = {
-            "unit": unit,
-            "reference": reference,
-            "module_number": optional(row, "numero_module", 20),
-            "payment_method": parse_choice(
-                row.get("mode_paiement", ""),
+        for other, other_start, other_end in self.periods.get(unit.pk, []):
+            if (
+                other != reference
+                and other_start <= (end or date.max)
+                and (other_end is None or other_end >= start)
+            ):
+                raise RowInvalid(
+                    _("This unit already has a lease over this period (L%(reference)s).")
+                    % {"reference": other}
+                )
+        if self.has("numero_module"):
+            values["module_number"] = optional(row, "numero_module", 20)
+        if self.has("mode_paiement"):
+            values["payment_method"] = parse_choice(
+                row["mode_paiement"],
                 "mode_paiement",
                 PAYMENT_METHODS,
                 default=m.PaymentMethod.TRANSFER,
-            ),
-            "start_date": start,
-            "end_date": end,
-            "_household_code": optional(row, "code_foyer", 50) or reference,
-        }
-        return reference, self.existing.get(reference), values
+            )
+        values["_household_code"] = (
+            optional(row, "code_foyer", 50) if self.has("code_foyer") else ""
+        )
+        periods = [p for p in self.periods.get(unit.pk, []) if p[0] != reference]
+        self.periods[unit.pk] = [*periods, (reference, start, end)]
+        return reference, existing, values
 
     def save(self, items):
-        # Leases of one household code share a Household (a household may hold several leases).
-        new_households = {}
+        # Leases of one household code share a Household, also across imports (the code is
+        # kept): one extranet registration per household, whatever the number of contracts.
+        new_households = []
         for existing, values in items:
             code = values.pop("_household_code")
             if existing is not None:
                 continue
-            if code not in new_households:
-                new_households[code] = m.Household(
-                    organisation=self.organisation, name=_("Household %(code)s") % {"code": code}
+            household = self.households.get(code) if code else None
+            if household is None:
+                household = m.Household(
+                    organisation=self.organisation,
+                    external_code=code,
+                    name=_("Household %(code)s") % {"code": code or values["reference"]},
                 )
-            values["household"] = new_households[code]
-        m.Household.objects.bulk_create(list(new_households.values()), batch_size=CHUNK)
+                new_households.append(household)
+                if code:
+                    self.households[code] = household
+            values["household"] = household
+        m.Household.objects.bulk_create(new_households, batch_size=CHUNK)
         return super().save(items)
+
+    def after_save(self, created, updated):
+        pass
 
     def finish(self, obj):
         obj.residence_id = obj.unit.residence_id
@@ -594,47 +679,56 @@ class TenantImporter(Importer):
                 % {"reference": reference}
             )
         last, first = required(row, "nom", 100), required(row, "prenom", 100)
-        mobile = row.get("mobile", "")
-        if mobile:
-            try:
-                mobile = phones.parse_mobile(mobile, lease.residence.phone_region)
-            except ValidationError as exc:
-                raise RowInvalid(
-                    _("mobile: %(error)s") % {"error": " ".join(exc.messages)}
-                ) from None
-        email = row.get("email", "").lower()
-        if email:
-            try:
-                validate_email(email)
-            except ValidationError:
-                raise RowInvalid(
-                    _("email: “%(value)s” is not an e-mail address.") % {"value": email}
-                ) from None
-        default_channel = m.Channel.SMS if mobile else m.Channel.EMAIL
-        channel = parse_choice(
-            row.get("canal_prefere", ""), "canal_prefere", CHANNELS, default=default_channel
-        )
-        if channel == m.Channel.SMS and not mobile and email:
-            channel = m.Channel.EMAIL
-        role = parse_choice(
-            row.get("role", ""), "role", PERSON_ROLES, default=m.Person.Role.SIGNATORY
-        )
         household = lease.household
-        if role == m.Person.Role.SIGNATORY:
+        key = (household.pk, normalise(last), normalise(first))
+        existing = self.existing.get(key)
+        values = {"household": household, "first_name": first, "last_name": last}
+        if self.has("mobile"):
+            values["mobile"] = row["mobile"]
+            if values["mobile"]:
+                try:
+                    values["mobile"] = phones.parse_mobile(
+                        values["mobile"], lease.residence.phone_region
+                    )
+                except ValidationError as exc:
+                    raise RowInvalid(
+                        _("mobile: %(error)s") % {"error": " ".join(exc.messages)}
+                    ) from None
+        if self.has("email"):
+            values["email"] = row["email"].lower()
+            if values["email"]:
+                try:
+                    validate_email(values["email"])
+                except ValidationError:
+                    raise RowInvalid(
+                        _("email: “%(value)s” is not an e-mail address.")
+                        % {"value": values["email"]}
+                    ) from None
+        mobile = values.get("mobile", existing.mobile if existing else "")
+        email = values.get("email", existing.email if existing else "")
+        if self.has("canal_prefere") or existing is None:
+            channel = parse_choice(
+                row.get("canal_prefere", ""),
+                "canal_prefere",
+                CHANNELS,
+                default=m.Channel.SMS if mobile else m.Channel.EMAIL,
+            )
+            if channel == m.Channel.SMS and not mobile and email:
+                channel = m.Channel.EMAIL
+            values["preferred_channel"] = channel
+        if self.has("role"):
+            values["role"] = parse_choice(
+                row["role"], "role", PERSON_ROLES, default=m.Person.Role.SIGNATORY
+            )
+        if (
+            values.get("role", existing.role if existing else m.Person.Role.SIGNATORY)
+            == m.Person.Role.SIGNATORY
+        ):
             household.name = _("Household %(name)s") % {"name": last}
             self.renamed[household.pk] = household
-        key = (household.pk, normalise(last), normalise(first))
-        values = {
-            "household": household,
-            "first_name": first,
-            "last_name": last,
-            "role": role,
-            "mobile": mobile,
-            "email": email,
-            "preferred_channel": channel,
-            "language": parse_choice(row.get("langue", ""), "langue", LANGUAGES, default="fr"),
-        }
-        return key, self.existing.get(key), values
+        if self.has("langue"):
+            values["language"] = parse_choice(row["langue"], "langue", LANGUAGES, default="fr")
+        return key, existing, values
 
     def save(self, items):
         result = super().save(items)
@@ -664,7 +758,7 @@ def import_file(
             % {"kind": kind, "kinds": ", ".join(IMPORTERS)}
         )
     importer = IMPORTERS[kind](organisation)
-    rows, encoding = read_rows(data, importer.required, importer.optional)
+    rows, encoding, importer.present = read_rows(data, importer.required, importer.optional)
     report = ImportReport(kind=kind, encoding=encoding)
     with transaction.atomic():
         importer.prepare([r for _, r in rows if r])

@@ -11,12 +11,13 @@ models that hold tenants' personal data, which contractors never see in bulk.
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, timedelta
 
 import holidays
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -78,6 +79,12 @@ class WorkCategory(models.TextChoices):
     MULTI = "multi", _("Multi-service maintenance")
 
 
+def _is_organisation_admin(user) -> bool:
+    # An organisation's administrators also see what has no residence yet (a new agency,
+    # provider, contract or sector): they are the ones who set it up.
+    return getattr(user, "role", "") == "admin"
+
+
 class Organisation(models.Model):
     """A landlord (bailleur social)."""
 
@@ -109,6 +116,10 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        return queryset.filter(pk=user.organisation_id)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -147,7 +158,12 @@ class Agency(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
 
-    SCOPE = "residences"
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        condition = Q(residences__in=residences) | Q(staff=user)
+        if _is_organisation_admin(user):
+            condition |= Q(organisation_id=user.organisation_id)
+        return queryset.filter(pk__in=cls._base_manager.filter(condition).values("pk"))
 
     class Meta:
         verbose_name = _("agency")
@@ -190,7 +206,7 @@ class Residence(models.Model):
         choices=InspectionFrequency.choices,
         default=InspectionFrequency.MONTHLY,
     )
-    search_text = models.CharField(max_length=600, editable=False, db_index=True)
+    search_text = models.CharField(max_length=600, editable=False)
 
     SCOPE = "pk"
 
@@ -218,8 +234,11 @@ class Residence(models.Model):
         )
 
     def save(self, *args, **kwargs):
+        adding = self._state.adding
         self.prepare()
         super().save(*args, **kwargs)
+        if not adding:
+            cascade(residences=[self.pk])
 
 
 class Building(models.Model):
@@ -242,6 +261,12 @@ class Building(models.Model):
 
     def __str__(self):
         return f"{self.residence} — {self.name}"
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if not adding:
+            cascade(buildings=[self.pk])
 
 
 class Entrance(models.Model):
@@ -275,8 +300,11 @@ class Entrance(models.Model):
         self.residence_id = self.building.residence_id
 
     def save(self, *args, **kwargs):
+        adding = self._state.adding
         self.prepare()
         super().save(*args, **kwargs)
+        if not adding:
+            cascade(entrances=[self.pk])
 
 
 class UnitKind(models.TextChoices):
@@ -301,14 +329,14 @@ class Unit(models.Model):
     floor = models.SmallIntegerField(_("floor"), null=True, blank=True)
     door = models.CharField(_("door"), max_length=20, blank=True)
     rooms = models.PositiveSmallIntegerField(_("rooms"), null=True, blank=True)
-    search_text = models.CharField(max_length=600, editable=False, db_index=True)
+    search_text = models.CharField(max_length=600, editable=False)
 
     SCOPE = "residence"
 
     class Meta:
         verbose_name = _("unit")
         verbose_name_plural = _("units")
-        ordering = ["residence_id", "entrance_id", "floor", "door", "id"]
+        ordering = ["residence_id", "entrance_id", F("floor").asc(nulls_last=True), "door", "id"]
         constraints = [
             models.UniqueConstraint(fields=["entrance", "code"], name="unit_code_unique")
         ]
@@ -339,8 +367,11 @@ class Unit(models.Model):
         )
 
     def save(self, *args, **kwargs):
+        adding = self._state.adding
         self.prepare()
         super().save(*args, **kwargs)
+        if not adding:
+            Lease.objects.filter(unit=self).update(residence_id=self.residence_id)
 
 
 class EquipmentKind(models.TextChoices):
@@ -439,6 +470,21 @@ class EstateDocument(models.Model):
         return self.title
 
 
+# A household stays visible to the staff of its residence this long after moving out (the
+# tenant account's read-only period); then only the lease remains, as the residence's history.
+FORMER_TENANT_DAYS = 92
+
+
+def households_living_in(residences):
+    """Households with a lease in these residences that has not ended, or ended recently."""
+    since = timezone.localdate() - timedelta(days=FORMER_TENANT_DAYS)
+    return (
+        Lease.objects.filter(residence__in=residences)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=since))
+        .values("household_id")
+    )
+
+
 class Household(models.Model):
     """The people on a lease (foyer): one extranet registration per household."""
 
@@ -449,15 +495,31 @@ class Household(models.Model):
         verbose_name=_("organisation"),
     )
     name = models.CharField(_("name"), max_length=200)
+    external_code = models.CharField(
+        _("code in the ERP"),
+        max_length=50,
+        blank=True,
+        help_text=_("Groups the leases of one household across imports."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
-    SCOPE = "leases__residence"
     PERSONAL_DATA = True
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        return queryset.filter(pk__in=households_living_in(residences))
 
     class Meta:
         verbose_name = _("household")
         verbose_name_plural = _("households")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "external_code"],
+                condition=~Q(external_code=""),
+                name="household_external_code_unique",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -546,6 +608,12 @@ class Lease(models.Model):
         return self.start_date <= today and (self.end_date is None or self.end_date >= today)
 
 
+def overlapping_leases(unit_id: int, start: date, end: date | None):
+    """Leases of a unit whose period meets [start, end] (an open end runs forever)."""
+    leases = Lease.objects.filter(unit_id=unit_id, start_date__lte=end or date.max)
+    return leases.filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+
+
 class Channel(models.TextChoices):
     SMS = "sms", _("Text message")
     EMAIL = "email", _("E-mail")
@@ -581,10 +649,13 @@ class Person(models.Model):
         _("preferred channel"), max_length=10, choices=Channel.choices, default=Channel.SMS
     )
     language = models.CharField(_("language"), max_length=5, choices=LANGUAGES, default="fr")
-    search_text = models.CharField(max_length=600, editable=False, db_index=True)
+    search_text = models.CharField(max_length=600, editable=False)
 
-    SCOPE = "household__leases__residence"
     PERSONAL_DATA = True
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        return queryset.filter(household_id__in=households_living_in(residences))
 
     class Meta:
         verbose_name = _("person")
@@ -651,8 +722,12 @@ class Provider(models.Model):
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
 
-    SCOPE = "contracts__sites__residence"
     PROVIDER_SCOPE = "pk"
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        # The organisation's providers are a directory every staff member may read.
+        return queryset.filter(organisation_id=user.organisation_id)
 
     class Meta:
         verbose_name = _("provider")
@@ -704,8 +779,14 @@ class ProviderContract(models.Model):
         verbose_name=_("residences covered"),
     )
 
-    SCOPE = "sites__residence"
     PROVIDER_SCOPE = "provider"
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        condition = Q(sites__residence__in=residences)
+        if _is_organisation_admin(user):
+            condition |= Q(provider__organisation_id=user.organisation_id)
+        return queryset.filter(pk__in=cls._base_manager.filter(condition).values("pk"))
 
     class Meta:
         verbose_name = _("provider contract")
@@ -795,8 +876,14 @@ class Sector(models.Model):
         Residence, related_name="sectors", blank=True, verbose_name=_("residences")
     )
 
-    SCOPE = "residences"
     STAFF_ONLY = True
+
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        condition = Q(residences__in=residences) | Q(agency__staff=user)
+        if _is_organisation_admin(user):
+            condition |= Q(agency__organisation_id=user.organisation_id)
+        return queryset.filter(pk__in=cls._base_manager.filter(condition).values("pk"))
 
     class Meta:
         verbose_name = _("sector")
@@ -805,3 +892,53 @@ class Sector(models.Model):
 
     def __str__(self):
         return f"{self.agency} — {self.name}"
+
+
+def cascade(*, residences=(), buildings=(), entrances=()) -> None:
+    """Copy a parent's changes into its descendants' denormalised columns (the residence of
+    entrances, units, leases and equipment; the units' search text). Called by save() after an
+    edit and by the importers after bulk updates: a building moved to another residence takes
+    its units, leases and scope with it, and a renamed residence is found under its new name."""
+    residences, buildings, entrances = list(residences), list(buildings), list(entrances)
+    if buildings:
+        building_residence = Building.objects.filter(pk=OuterRef("building_id")).values(
+            "residence_id"
+        )[:1]
+        Entrance.objects.filter(building_id__in=buildings).update(
+            residence_id=Subquery(building_residence)
+        )
+        Equipment.objects.filter(building_id__in=buildings).update(
+            residence_id=Subquery(
+                Building.objects.filter(pk=OuterRef("building_id")).values("residence_id")[:1]
+            )
+        )
+    touched_entrances = Entrance.objects.filter(Q(pk__in=entrances) | Q(building_id__in=buildings))
+    if entrances or buildings:
+        Unit.objects.filter(entrance__in=touched_entrances).update(
+            residence_id=Subquery(
+                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("residence_id")[:1]
+            )
+        )
+        Equipment.objects.filter(entrance__in=touched_entrances).update(
+            residence_id=Subquery(
+                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("residence_id")[:1]
+            ),
+            building_id=Subquery(
+                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("building_id")[:1]
+            ),
+        )
+    units = Unit.objects.filter(Q(residence_id__in=residences) | Q(entrance__in=touched_entrances))
+    Lease.objects.filter(unit__in=units).update(
+        residence_id=Subquery(
+            Unit.objects.filter(pk=OuterRef("unit_id")).values("residence_id")[:1]
+        )
+    )
+    batch = []
+    for unit in units.select_related("entrance__building__residence").iterator(chunk_size=500):
+        unit.prepare()
+        batch.append(unit)
+        if len(batch) == 500:
+            Unit.objects.bulk_update(batch, ["search_text"])
+            batch = []
+    if batch:
+        Unit.objects.bulk_update(batch, ["search_text"])

@@ -59,6 +59,17 @@ def parse_mobile(raw: str, region: str = "FR") -> str:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if e164.startswith(MOBILE_FICTION_PREFIXES) and is_fiction(e164):
         return e164
+    if not phonenumbers.is_valid_number(number) and region != "FR":
+        # ARCEP's fiction numbers are mainland ones: "06 39 98 …" typed for an overseas
+        # residence is still the demo's (and the tests') fiction number.
+        try:
+            mainland = phonenumbers.format_number(
+                phonenumbers.parse(value, "FR"), phonenumbers.PhoneNumberFormat.E164
+            )
+        except phonenumbers.NumberParseException:
+            mainland = ""
+        if mainland.startswith(MOBILE_FICTION_PREFIXES) and is_fiction(mainland):
+            return mainland
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
             _("“%(value)s” is not a valid phone number.") % {"value": value}, code="invalid"

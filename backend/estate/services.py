@@ -47,14 +47,17 @@ def search_units(user, query: str | None):
         return units.none()
     personal = may_see_personal_data(user)
     current = Lease.objects.current()
+    households = scoped(user, Household).values("pk")
     for term in terms:
         condition = Q(search_text__contains=term)
         if personal:
-            people = Person.objects.filter(search_text__contains=term).values("household_id")
+            people = Person.objects.filter(
+                household_id__in=households, search_text__contains=term
+            ).values("household_id")
             leases = current.filter(Q(household_id__in=people) | Q(reference__contains=term))
             condition |= Q(pk__in=leases.values("unit_id"))
         units = units.filter(condition)
-    units = units.select_related("entrance__building", "residence").order_by(
+    units = units.select_related("entrance__building__residence", "residence").order_by(
         "residence__name", "code"
     )
     if personal:
@@ -88,8 +91,9 @@ def search_hits(units) -> list[SearchHit]:
 
 
 def household_queryset(user):
+    """Households in scope, with their people and only the leases the user may see."""
     return scoped(user, Household).prefetch_related(
-        "people", Prefetch("leases", queryset=Lease.objects.order_by("-start_date"))
+        "people", Prefetch("leases", queryset=scoped(user, Lease).order_by("-start_date"))
     )
 
 
