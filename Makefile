@@ -11,7 +11,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help run test test-sqlite test-postgres lint format bench backup restore messages clean uv deps deps-dev
+.PHONY: help run test test-sqlite test-postgres lint format bench backup restore messages clean uv deps deps-dev system-deps
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
@@ -26,15 +26,22 @@ deps: $(UV) ## Create the virtual environment and install the locked dependencie
 	@$(UV) sync --locked --python $(PYTHON_VERSION) --no-dev --quiet
 	@$(PY) manage.py compiletranslations
 
-deps-dev: $(UV)
+deps-dev: $(UV) node_modules/.installed
 	@$(UV) sync --locked --python $(PYTHON_VERSION) --all-groups --quiet
 	@$(PY) manage.py compiletranslations
+
+# The test tools from npm (the Twilio double): reinstalled when package-lock.json changes.
+node_modules/.installed: package-lock.json
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
 run: deps ## Set up everything, then serve http://127.0.0.1:8000 with the job worker (Ctrl-C stops).
 	@DEMO_MODE=$${DEMO_MODE:-true} $(PY) manage.py serve
 
-test: deps-dev ## Install what the tests need, run the linters and the whole suite (SQLite, then PostgreSQL).
+system-deps: ## Install the system packages the tests need (Chromium, Redis, PostgreSQL, gettext, Node).
 	@scripts/system-deps.sh
+
+test: system-deps deps-dev ## Install what the tests need, run the linters and the whole suite (SQLite, then PostgreSQL).
 	@$(MAKE) --no-print-directory lint
 	@scripts/with-services.sh $(MAKE) --no-print-directory test-sqlite test-postgres
 
@@ -67,7 +74,7 @@ restore: deps ## Restore a backup: make restore FILE=var/backups/ronde-....tar.g
 	@$(PY) manage.py restore "$(FILE)"
 
 messages: deps-dev ## Extract the translatable strings into the .po catalogues (needs gettext).
-	@$(PY) manage.py makemessages --locale fr --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*" --no-obsolete
+	@$(PY) manage.py makemessages --locale fr --ignore ".venv/*" --ignore "var/*" --ignore "bench/*" --ignore "tests/*" --ignore "node_modules/*" --no-obsolete
 
 clean: ## Remove the virtual environments and the local data (var/).
 	rm -rf $(VENV) .tools var

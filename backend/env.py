@@ -7,6 +7,7 @@ later in a request. Every variable is documented, with its default, in docs/conf
 
 import os
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -47,6 +48,17 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    value = env_str(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ConfigurationError(f"{name} must be a decimal number, got {value!r}") from None
+    if number < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {number}")
     return number
 
 

@@ -15,6 +15,7 @@ from backend.env import (
     ConfigurationError,
     env_bool,
     env_choice,
+    env_decimal,
     env_int,
     env_list,
     env_str,
@@ -63,7 +64,7 @@ INSTALLED_APPS = [
     "backend.core",
     "backend.estate",
     "backend.accounts",
-    "messaging",
+    "messaging.apps.MessagingConfig",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +221,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ronde <ne-pas-repondre@ronde.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-SMS_TRANSPORT = env_choice("SMS_TRANSPORT", ["capture"], "capture")
+SMS_TRANSPORT = env_choice("SMS_TRANSPORT", ["capture", "twilio"], "capture")
 
 # --- Background jobs (backend/jobs.py is the only module that reads these) -----------------
 JOBS_BACKEND = env_choice("JOBS_BACKEND", ["q2", "celery"], "q2")
@@ -283,3 +284,21 @@ CSRF_FAILURE_VIEW = "backend.core.views.csrf_failure"
 # --- Demo data -------------------------------------------------------------------------------
 # The password of the demo logins (make run prints them). Demo data only: never a real account.
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "ronde-demo-2026")
+
+# --- SMS -------------------------------------------------------------------------------------
+# Price of one SMS segment, for the cost shown before sending (Twilio, France, in euros).
+SMS_PRICE_PER_SEGMENT = env_decimal("SMS_PRICE_PER_SEGMENT", "0.0750")
+SMS_SENDER_NAME = env_str("SMS_SENDER_NAME", "RONDE")
+# Segments per second per sender (Twilio's alphanumeric senders: 10) and e-mails per second.
+SMS_RATE_PER_SECOND = env_decimal("SMS_RATE_PER_SECOND", "10")
+EMAIL_RATE_PER_SECOND = env_decimal("EMAIL_RATE_PER_SECOND", "20")
+MESSAGING_MAX_ATTEMPTS = env_int("MESSAGING_MAX_ATTEMPTS", 6, minimum=1)
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
+TWILIO_FROM = env_str("TWILIO_FROM")
+TWILIO_TWO_WAY_FROM = env_str("TWILIO_TWO_WAY_FROM")
+TWILIO_API_URL = env_str("TWILIO_API_URL")
+TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 15, minimum=1)
+# The public base URL Twilio calls (https://ronde.example.fr), when a proxy hides it from Django.
+TWILIO_WEBHOOK_BASE_URL = env_str("TWILIO_WEBHOOK_BASE_URL")

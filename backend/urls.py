@@ -27,6 +27,7 @@ urlpatterns = [
         name="protected-file",
     ),
     path("favicon.ico", core_views.favicon),
+    path("", include("messaging.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -1,8 +1,13 @@
 """Benchmarks (make bench). Ratios measured in one run, on one machine: never timed tests.
 
-1. The scoped list of 3,000 units through the API (six pages of 500, bearer token, admin
-   scope) against a trivial JSON endpoint (/api/version) served by the same gunicorn in the
-   same run: requests per second of each and their ratio.
+1. units list: the scoped list of 3,000 units through the API (six pages of 500, bearer token,
+   an advisor's scope) against a trivial JSON endpoint served by the same gunicorn.
+2. outbox write: a campaign's outbox for 20,000 and 100,000 recipients against a raw bulk
+   insert of the same rows, with peak memory (bench/outbox_write.py, one process per size).
+3. send throughput: SMS sent per second against the Twilio double with 1, 2 and 4 workers,
+   next to the double's own capacity (bench/send_throughput.py).
+
+`python bench/run.py units` (or outbox, send) runs one of them.
 """
 
 import http.client
@@ -67,7 +72,7 @@ def measure(port: int, paths: list[str], headers: dict, rounds: int) -> tuple[fl
     return time.perf_counter() - start, requests, items
 
 
-def main() -> int:
+def units_list() -> dict:
     with tempfile.TemporaryDirectory(prefix="ronde-bench-") as data_dir:
         env = dict(
             os.environ,
@@ -132,8 +137,6 @@ def main() -> int:
         "ratio_trivial_over_page": round((n_triv / t_triv) / (n_list / t_list), 1),
         "ratio_trivial_over_full_list": round((n_triv / t_triv) / (10 / t_list), 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "units_list.json").write_text(json.dumps(result, indent=2))
     print()
     print(
         "Scoped list of 3,000 units through the API (advisor of both agencies, scoped, bearer token, pages of 500)"
@@ -145,8 +148,58 @@ def main() -> int:
     )
     print(f"  ratio trivial / page     {result['ratio_trivial_over_page']:>8}")
     print(f"  ratio trivial / list     {result['ratio_trivial_over_full_list']:>8}")
+    return result
+
+
+def outbox_write() -> dict:
+    results = {}
+    for size in (20000, 100000):
+        out = subprocess.run(
+            [PY, str(ROOT / "bench" / "outbox_write.py"), str(size)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+    print()
+    print(
+        "Campaign outbox write (render + insert, chunked commits) vs a raw bulk insert of the same rows"
+    )
+    for size, r in results.items():
+        print(
+            f"  {size:>7} recipients   {r['fan_out_seconds']:>6} s vs {r['raw_insert_seconds']:>6} s raw"
+            f"   ratio {r['ratio']:>5}   peak Python memory {r['peak_traced_mb']} MB"
+        )
+    return results
+
+
+def send_throughput() -> dict:
+    out = subprocess.run(
+        [PY, str(ROOT / "bench" / "send_throughput.py"), "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print()
+    print("SMS sending against the Twilio double (real SDK), rate limit lifted")
+    for key, value in result.items():
+        print(f"  {key:<36} {value:>7}")
+    return result
+
+
+BENCHMARKS = {"units": units_list, "outbox": outbox_write, "send": send_throughput}
+
+
+def main(names: list[str]) -> int:
+    results = {name: BENCHMARKS[name]() for name in (names or BENCHMARKS)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print(f"\nWritten to {RESULTS / 'latest.json'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

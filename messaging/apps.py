@@ -5,3 +5,16 @@ from django.utils.translation import gettext_lazy as _
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        from django.conf import settings
+
+        from backend.accounts.models import Role
+        from backend.core import navigation
+
+        if settings.SMS_TRANSPORT == "twilio":
+            from messaging.transports.twilio_sms import check_configuration
+
+            check_configuration()  # at start-up, in every process: never send from a wrong sender
+        senders = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
+        navigation.add(_("Messages"), "messaging:supervision", roles=senders, order=40)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, when they are missing:
-# Chromium (browser tests), Redis (Celery tests), PostgreSQL (the second database), gettext.
+# Chromium (browser tests), Redis (Celery tests), PostgreSQL (the second database), gettext,
+# Node.js and npm (the Twilio double runs on Prism).
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

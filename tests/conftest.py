@@ -230,3 +230,143 @@ def browser_context_args(browser_context_args):
         "locale": "fr-FR",
         "timezone_id": "Europe/Paris",
     }
+
+
+# --- the Twilio double and a real SMTP server -------------------------------------------------
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "test-auth-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def twilio_mock(tmp_path_factory):
+    from tests import twilio_mock as mock
+
+    process, base = mock.start(tmp_path_factory.mktemp("prism"))
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except Exception:
+        process.kill()
+
+
+@pytest.fixture
+def twilio(settings, twilio_mock, monkeypatch):
+    """SMS through the real twilio SDK to the Prism double. `twilio.prefer("code=429")` makes the
+    double answer that way (a Prefer header, added by a test HTTP client)."""
+    from twilio.rest import Client
+
+    from messaging.transports import twilio_sms
+
+    settings.SMS_TRANSPORT = "twilio"
+    settings.TWILIO_ACCOUNT_SID = TWILIO_SID
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
+    settings.TWILIO_FROM = "RONDE"
+    settings.TWILIO_TWO_WAY_FROM = "+33939000001"
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    settings.TWILIO_API_URL = twilio_mock
+    settings.SITE_URL = "https://ronde.example.fr"
+
+    class Controls:
+        prefer: str | None = None
+        requests: list = []
+
+        def set(self, value):
+            self.prefer = value
+
+    controls = Controls()
+    controls.requests = []
+
+    class PreferClient(twilio_sms._HttpClient):
+        def request(self, method, url, params=None, data=None, headers=None, *args, **kwargs):
+            headers = dict(headers or {})
+            if controls.prefer:
+                headers["Prefer"] = controls.prefer
+            controls.requests.append(
+                {
+                    "method": method,
+                    "url": url,
+                    "data": dict(data or {}),
+                    "params": dict(params or {}),
+                }
+            )
+            return super().request(method, url, params, data, headers, *args, **kwargs)
+
+    monkeypatch.setattr(
+        twilio_sms,
+        "client",
+        lambda: Client(TWILIO_SID, TWILIO_TOKEN, http_client=PreferClient(twilio_mock, timeout=10)),
+    )
+    return controls
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; Django's SMTP backend points at it."""
+    from aiosmtpd.controller import Controller
+
+    from tests.twilio_mock import free_port
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+            self.refuse = set()
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address in self.refuse:
+                return "550 5.1.1 No such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            import email
+
+            self.messages.append(email.message_from_bytes(envelope.content))
+            return "250 Message accepted"
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_TRANSPORT = "smtp"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def tenants(estate):
+    """One person per lease of the cast's residences, each with a fiction mobile and an e-mail,
+    preferring text messages."""
+    people = []
+    leases = m.Lease.objects.filter(
+        residence__in=[estate.tilleuls, estate.moulin, estate.source]
+    ).order_by("pk")
+    for n, lease in enumerate(leases, start=1):
+        people.append(
+            m.Person.objects.create(
+                household=lease.household,
+                first_name=f"Prénom{n}",
+                last_name=f"Nom{n}",
+                mobile=f"+336399800{n:02d}",
+                email=f"locataire{n}@example.org",
+                preferred_channel="sms",
+            )
+        )
+    return people
+
+
+@pytest.fixture
+def messaging_settings(settings):
+    """Capture transports and no waiting for the rate limit (tests never time anything)."""
+    from decimal import Decimal
+
+    settings.SMS_TRANSPORT = "capture"
+    settings.EMAIL_TRANSPORT = "capture"
+    settings.EMAIL_BACKEND = "messaging.capture.CaptureEmailBackend"
+    settings.SMS_RATE_PER_SECOND = Decimal(100000)
+    settings.EMAIL_RATE_PER_SECOND = Decimal(100000)
+    return settings

@@ -122,3 +122,18 @@ def test_the_demo_is_deterministic(demo_data):
         model.objects.all().delete()
     assert demo.load() is True
     assert fingerprint() == first
+
+
+@pytest.mark.django_db
+def test_the_demo_templates_are_valid_and_their_sms_cheap(demo_data):
+    from messaging.models import TemplateVariant
+    from messaging.rendering import SAMPLE
+    from messaging.services import render_sms
+    from messaging.sms import analyse
+
+    variants = list(TemplateVariant.objects.select_related("template"))
+    assert len(variants) >= 5
+    for variant in variants:
+        variant.full_clean()
+        if variant.sms_body:
+            assert analyse(render_sms(variant.sms_body, SAMPLE)).encoding == "GSM-7", variant

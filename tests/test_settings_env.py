@@ -45,7 +45,7 @@ def test_every_environment_variable_is_documented():
     root = Path(__file__).resolve().parent.parent
     settings_text = (root / "backend" / "settings.py").read_text()
     variables = set(
-        re.findall(r'env_(?:str|bool|int|list|choice)\(\s*"([A-Z0-9_]+)"', settings_text)
+        re.findall(r'env_(?:str|bool|int|list|choice|decimal)\(\s*"([A-Z0-9_]+)"', settings_text)
     )
     documented = (root / "docs" / "configuration.md").read_text()
     missing = sorted(v for v in variables if f"`{v}`" not in documented)

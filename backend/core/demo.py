@@ -382,6 +382,7 @@ class _Builder:
         for residence in residences:
             self.residence_content(organisation, residence)
         self.users(organisation, north, south)
+        self.templates(organisation)
 
     def residence_content(self, organisation, residence):
         rng = self.rng
@@ -680,6 +681,81 @@ class _Builder:
             for number, chunk in ((1, own[:half]), (2, own[half:])):
                 sector = m.Sector.objects.create(agency=agency, name=f"Secteur {prefix} {number}")
                 sector.residences.set(chunk)
+
+    def templates(self, organisation):
+        from messaging.models import Template, TemplateVariant
+
+        texts = [
+            (
+                "ascenseur-panne",
+                "Ascenseur en panne",
+                "operational",
+                "both",
+                "Bonjour {{ prenom }}, l'ascenseur de {{ batiment }} ({{ residence }}) est en panne. "
+                "Le technicien est prévenu, nous vous tenons informé. {{ agence }}",
+                "Ascenseur en panne à {{ residence }}",
+                "Bonjour {{ prenom }},\n\nL'ascenseur de {{ batiment }} est en panne. Le technicien est "
+                "prévenu et nous vous tiendrons informé de sa remise en service.\n\n{{ agence }} — {{ telephone_agence }}",
+            ),
+            (
+                "ascenseur-repare",
+                "Ascenseur réparé",
+                "operational",
+                "sms",
+                "Bonjour {{ prenom }}, l'ascenseur de {{ batiment }} fonctionne de nouveau. Merci de votre patience. {{ agence }}",
+                "",
+                "",
+            ),
+            (
+                "coupure-eau",
+                "Coupure d'eau programmée",
+                "operational",
+                "both",
+                "Bonjour {{ prenom }}, une coupure d'eau aura lieu à {{ residence }} ({{ entree }}) pour travaux. {{ agence }}",
+                "Coupure d'eau programmée à {{ residence }}",
+                "Bonjour {{ prenom }},\n\nUne coupure d'eau est programmée dans votre immeuble pour des travaux.\n\n{{ agence }}",
+            ),
+            (
+                "proprete-controle",
+                "Contrôle de propreté réalisé",
+                "information",
+                "sms",
+                "Bonjour, la vérification de la propreté des parties communes de {{ residence }} a été faite aujourd'hui. "
+                "Merci de contribuer à la propreté de votre immeuble. {{ agence }}",
+                "",
+                "",
+            ),
+            (
+                "fete-voisins",
+                "Fête des voisins",
+                "information",
+                "email",
+                "",
+                "Fête des voisins à {{ residence }}",
+                "Bonjour {{ prenom }},\n\nVotre amicale organise la fête des voisins au pied de votre immeuble. "
+                "Venez nombreux !\n\n{{ agence }}",
+            ),
+        ]
+        for key, name, purpose, channels, sms_body, subject, text in texts:
+            template = Template.objects.create(
+                organisation=organisation, key=key, name=name, purpose=purpose, channels=channels
+            )
+            TemplateVariant.objects.create(
+                template=template,
+                language="fr",
+                sms_body=sms_body,
+                email_subject=subject,
+                email_text=text,
+            )
+        english = Template.objects.get(organisation=organisation, key="ascenseur-panne")
+        TemplateVariant.objects.create(
+            template=english,
+            language="en",
+            sms_body="Hello {{ prenom }}, the lift of {{ batiment }} ({{ residence }}) is out of order. "
+            "The technician has been called; we will keep you informed. {{ agence }}",
+            email_subject="Lift out of order at {{ residence }}",
+            email_text="Hello {{ prenom }},\n\nThe lift of {{ batiment }} is out of order. We will keep you informed.",
+        )
 
     def users(self, organisation, north, south):
         password = demo_password()

@@ -9,6 +9,7 @@ from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from backend.accounts.models import Role
 from backend.accounts.scoping import scoped
 from backend.estate.models import Equipment, InspectionFrequency, Residence, Unit
 from messaging.models import CapturedMessage
@@ -61,10 +62,12 @@ def captured_messages_enabled() -> bool:
 @login_required
 def captured_messages(request):
     """What would have been sent, in the embedded profile (demo mode only)."""
-    # Captured messages are not tied to an organisation yet: superusers only.
-    if not captured_messages_enabled() or not request.user.is_superuser:
+    user = request.user
+    if not captured_messages_enabled() or not (
+        user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER)
+    ):
         raise PermissionDenied
-    messages = CapturedMessage.objects.all()
+    messages = scoped(user, CapturedMessage)
     channel = request.GET.get("canal")
     if channel in CapturedMessage.Channel.values:
         messages = messages.filter(channel=channel)

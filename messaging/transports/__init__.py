@@ -1,0 +1,72 @@
+"""One transport class per channel behind one small base (style.md, after healthchecks).
+
+A transport sends one outbox Message and answers Sent(provider_id, status), or raises
+TransportError saying whether the failure is permanent (never retry: the address is blocked),
+temporary (retry with backoff) or ambiguous (the provider may have it: never resend blindly,
+look it up). Adding a channel is a new module and a line in TRANSPORTS.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class TransportError(Exception):
+    def __init__(
+        self, message: str, *, code: str = "", permanent: bool = False, ambiguous: bool = False
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = str(code or "")
+        self.permanent = permanent
+        self.ambiguous = ambiguous
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str
+    status: str  # a Message.Status
+
+
+class Transport:
+    channel = ""
+    rate_setting = ""
+
+    @property
+    def sender_key(self) -> str:
+        return f"{self.channel}:{type(self).__name__}"
+
+    @property
+    def rate_per_second(self) -> float:
+        return float(getattr(settings, self.rate_setting))
+
+    def units(self, message) -> int:
+        """What the rate limit counts for this message (SMS: segments)."""
+        return 1
+
+    def send(self, message) -> Sent:
+        raise NotImplementedError
+
+    def lookup(self, message) -> "Sent | str | None":
+        """For a message stuck in "sending": the provider's record (Sent), None if the
+        provider has none, or AMBIGUOUS. Transports that cannot look up answer AMBIGUOUS."""
+        return AMBIGUOUS
+
+    def close(self) -> None:
+        """Release connections after a batch."""
+
+
+AMBIGUOUS = "ambiguous"
+
+TRANSPORTS = {
+    ("sms", "capture"): "messaging.transports.capture.CaptureSms",
+    ("sms", "twilio"): "messaging.transports.twilio_sms.TwilioSms",
+    ("email", "capture"): "messaging.transports.email.EmailTransport",
+    ("email", "smtp"): "messaging.transports.email.EmailTransport",
+}
+
+
+def transport_for(channel: str) -> Transport:
+    name = settings.SMS_TRANSPORT if channel == "sms" else settings.EMAIL_TRANSPORT
+    return import_string(TRANSPORTS[(channel, name)])()
