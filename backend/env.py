@@ -75,3 +75,20 @@ def env_choice(name: str, choices: Iterable[str], default: str) -> str:
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def env_rates(name: str) -> dict[str, float]:
+    """SENDER=rate pairs separated by commas: {"36180": 30.0, "RONDE": 10.0}."""
+    rates = {}
+    for item in env_list(name, []):
+        sender, _sep, rate = item.partition("=")
+        try:
+            value = float(rate)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name}: {item!r} is not SENDER=rate (a number per second)"
+            ) from None
+        if not sender.strip() or value <= 0:
+            raise ConfigurationError(f"{name}: {item!r} is not SENDER=rate (a number per second)")
+        rates[sender.strip()] = value
+    return rates

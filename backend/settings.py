@@ -18,6 +18,7 @@ from backend.env import (
     env_decimal,
     env_int,
     env_list,
+    env_rates,
     env_str,
 )
 
@@ -302,3 +303,5 @@ TWILIO_API_URL = env_str("TWILIO_API_URL")
 TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 15, minimum=1)
 # The public base URL Twilio calls (https://ronde.example.fr), when a proxy hides it from Django.
 TWILIO_WEBHOOK_BASE_URL = env_str("TWILIO_WEBHOOK_BASE_URL")
+# Per-sender rates overriding SMS_RATE_PER_SECOND: "36180=30,+33939000001=1,RONDE=10".
+SENDER_RATES = env_rates("SENDER_RATES")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from backend.accounts.admin_scoping import ScopedModelAdmin
+from backend.accounts.admin_scoping import ScopedAdminMixin, ScopedModelAdmin
 from messaging.models import (
     Campaign,
     CapturedMessage,
@@ -107,7 +107,9 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):
+class OptOutAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Opt-outs and blocks name a person: the choices and the list are the admin's scope."""
+
     list_display = ["person", "purpose", "channel", "source", "created_at"]
     list_filter = ["purpose", "channel", "source"]
     list_select_related = ["person"]

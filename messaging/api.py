@@ -36,15 +36,24 @@ def analyse_sms(request, payload: AnalyseIn):
     return {**result.as_dict(), "replaced_text": sms.replace_forcing(payload.text)}
 
 
-def _input(payload: CampaignIn) -> services.CampaignInput:
+def _input(request, payload: CampaignIn) -> services.CampaignInput:
+    texts = services.Texts(**payload.texts.dict())
+    personalised = True
+    if payload.template_id is not None and not (texts.wants_sms or texts.wants_email):
+        # The template as written: its texts, and its variants for other languages.
+        template = get_scoped_or_404(
+            request.auth, Template.objects.prefetch_related("variants"), pk=payload.template_id
+        )
+        texts, personalised = services.template_texts(template), False
     return services.CampaignInput(
         title=payload.title,
         purpose=payload.purpose,
         audience=payload.audience.dict(),
-        texts=services.Texts(**payload.texts.dict()),
+        texts=texts,
         delivery=payload.delivery,
         template_id=payload.template_id,
         urgent=payload.urgent,
+        personalised=personalised,
     )
 
 
@@ -64,7 +73,7 @@ def _preview_out(preview: audiences.Preview, data: services.CampaignInput) -> di
 @router.post("/campaigns/preview", response={200: PreviewOut, **ERRORS})
 def preview_campaign(request, payload: CampaignIn):
     """Who would receive it, on which channel, who is left out and why; nothing is written."""
-    data = _input(payload)
+    data = _input(request, payload)
     return _preview_out(services.preview_campaign(request.auth, data), data)
 
 
@@ -91,7 +100,7 @@ def _campaign_out(campaign: Campaign, counts: stats.Counts) -> dict:
 @router.post("/campaigns", response={201: CampaignOut, **ERRORS})
 def create_campaign(request, payload: CampaignIn):
     """Send: the outbox is written by a job, nothing leaves from this request."""
-    campaign = services.create_campaign(request.auth, _input(payload))
+    campaign = services.create_campaign(request.auth, _input(request, payload))
     return Status(201, _campaign_out(campaign, stats.Counts()))
 
 

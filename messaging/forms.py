@@ -37,7 +37,7 @@ class ComposeForm(forms.Form):
     title = forms.CharField(label=_("Title (for the follow-up)"), max_length=200)
     target = forms.ChoiceField(label=_("Recipients"))
     template = forms.ModelChoiceField(
-        label=_("Start from a template"), queryset=Template.objects.none(), required=False
+        queryset=Template.objects.none(), required=False, widget=forms.HiddenInput
     )
     purpose = forms.ChoiceField(
         label=_("Purpose"),

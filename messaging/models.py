@@ -217,6 +217,7 @@ class Campaign(models.Model):
         PREPARING = "preparing", _("Preparing")
         READY = "ready", _("Sending")
         CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Could not be prepared")
 
     class Delivery(models.TextChoices):
         PREFERRED = "preferred", _("Preferred channel of each person (the other one if missing)")
@@ -266,6 +267,7 @@ class Campaign(models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.PREPARING
     )
     prepared_up_to = models.BigIntegerField(default=0, editable=False)  # fan-out resume point
+    failure = models.CharField(_("reason of the failure"), max_length=300, blank=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     about = GenericForeignKey("content_type", "object_id")
@@ -283,10 +285,17 @@ class Campaign(models.Model):
 
     @classmethod
     def scope_queryset(cls, user, queryset, residences):
-        return queryset.filter(
+        """A send is seen by the staff of its residence; a send to a group or a list (no single
+        residence) by the staff of any of its recipients' residences, by its author and by the
+        organisation's administrators."""
+        condition = (
             Q(residence__in=residences)
-            | Q(residence__isnull=True, organisation_id=user.organisation_id, author=user)
+            | Q(residence__isnull=True, messages__residence__in=residences)
+            | Q(residence__isnull=True, author=user)
         )
+        if user.role == "admin":
+            condition |= Q(organisation_id=user.organisation_id)
+        return queryset.filter(pk__in=cls._base_manager.filter(condition).values("pk"))
 
     @property
     def wants_sms(self) -> bool:
@@ -378,6 +387,14 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.to} ({self.get_status_display()})"
+
+    @property
+    def error_reason(self) -> str:
+        """The failure in words a French-speaking advisor reads (the provider's own text stays
+        in error_message, for the record)."""
+        from messaging.errors import reason
+
+        return reason(self.error_code, self.channel) if self.error_code else ""
 
 
 class MessageEvent(models.Model):

@@ -21,9 +21,19 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backend import jobs
-from messaging.models import Campaign, Message, MessageEvent, SenderRate
+from messaging import timing
+from messaging.models import (
+    Campaign,
+    ChannelBlock,
+    Message,
+    MessageEvent,
+    OptOut,
+    Purpose,
+    SenderRate,
+)
 from messaging.transports import AMBIGUOUS, Sent, Transport, TransportError, transport_for
 
 logger = logging.getLogger(__name__)
@@ -31,6 +41,8 @@ logger = logging.getLogger(__name__)
 DISPATCH_SECONDS = 10
 MAX_BATCH = 50
 SENDING_TIMEOUT = timedelta(minutes=2)
+# A message the provider does not know yet may still be in its queue: ask again until then.
+REVIEW_AFTER = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -67,31 +79,42 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
+def _stale() -> Q:
+    return Q(claim__isnull=True) | Q(claimed_at__lt=timezone.now() - SENDING_TIMEOUT)
+
+
 def _due():
-    now = timezone.now()
     return Message.objects.filter(
-        Q(claim__isnull=True) | Q(claimed_at__lt=now - SENDING_TIMEOUT),
+        _stale(),
         status=Message.Status.QUEUED,
-        next_attempt_at__lte=now,
+        next_attempt_at__lte=timezone.now(),
         campaign__status=Campaign.Status.READY,
     )
 
 
 def claim(limit: int) -> tuple[uuid.UUID, list[Message]]:
-    """Atomically take up to `limit` due messages: two dispatchers never take the same row.
-    A claimed row stays "queued" until the moment it is sent: if the worker dies, only the
-    message being sent is left "sending" (to check at the provider), the others are taken
-    again once the claim is old."""
+    """Atomically take up to `limit` due messages: two dispatchers never take the same row
+    (the claim condition is checked again by the UPDATE itself, which PostgreSQL re-evaluates
+    on a row another transaction just changed). A claimed row stays "queued" until the moment it
+    is sent: if the worker dies, only the message being sent is left "sending" (to check at the
+    provider); the others are taken again once the claim is old."""
     token = uuid.uuid4()
     due = _due().order_by("next_attempt_at", "pk").values("pk")[:limit]
-    Message.objects.filter(pk__in=due, status=Message.Status.QUEUED).update(
+    Message.objects.filter(_stale(), pk__in=due, status=Message.Status.QUEUED).update(
         claim=token, claimed_at=timezone.now()
     )
-    return token, list(
-        Message.objects.filter(claim=token, status=Message.Status.QUEUED)
-        .select_related("campaign")
-        .order_by("pk")
-    )
+    claimed = Message.objects.filter(claim=token, status=Message.Status.QUEUED)
+    return token, list(claimed.select_related("campaign__organisation").order_by("pk"))
+
+
+def release(messages: list[Message], token: uuid.UUID, until=None) -> None:
+    """Give claimed messages back to the queue (optionally for later)."""
+    values = {"claim": None, "claimed_at": None}
+    if until is not None:
+        values["next_attempt_at"] = until
+    Message.objects.filter(
+        pk__in=[m.pk for m in messages], claim=token, status=Message.Status.QUEUED
+    ).update(**values)
 
 
 def start_sending(message: Message, token: uuid.UUID) -> bool:
@@ -119,13 +142,68 @@ def reserve(sender: str, units: int, rate: float):
     the booking starts."""
     now = timezone.now()
     with transaction.atomic():
-        row, _ = SenderRate.objects.select_for_update().get_or_create(
+        row, _created = SenderRate.objects.select_for_update().get_or_create(
             sender=sender, defaults={"next_free_at": now}
         )
         start = max(now, row.next_free_at)
         row.next_free_at = start + timedelta(seconds=units / rate)
         row.save(update_fields=["next_free_at"])
     return start
+
+
+def _cancel(message: Message, token: uuid.UUID, detail: str) -> None:
+    with transaction.atomic():
+        cancelled = Message.objects.filter(
+            pk=message.pk, claim=token, status=Message.Status.QUEUED
+        ).update(status=Message.Status.CANCELLED)
+        if cancelled:
+            MessageEvent.objects.create(
+                message=message,
+                status=Message.Status.CANCELLED,
+                source=MessageEvent.Source.OUTBOX,
+                detail=detail,
+            )
+
+
+def check_before_sending(batch: list[Message], token: uuid.UUID) -> list[Message]:
+    """What changed since the rows were written: quiet hours (a retry, a backlog, a resend at
+    night), an opt-out (STOP received meanwhile), an address refused for good. Two queries for
+    the whole batch. Returns the messages that may go now."""
+    people = [m.person_id for m in batch if m.person_id]
+    opted = set(
+        OptOut.objects.filter(person_id__in=people).values_list("person_id", "purpose", "channel")
+    )
+    blocked = set(
+        ChannelBlock.objects.filter(person_id__in=people).values_list(
+            "person_id", "channel", "address"
+        )
+    )
+    now = timezone.now()
+    ready, held = [], {}
+    for message in batch:
+        campaign = message.campaign
+        if (
+            campaign.purpose != Purpose.OPERATIONAL
+            and (message.person_id, campaign.purpose, message.channel) in opted
+        ):
+            _cancel(message, token, _("Opted out since the message was written."))
+            continue
+        if (message.person_id, message.channel, message.to) in blocked:
+            _cancel(message, token, _("The address was refused by the operator meanwhile."))
+            continue
+        quiet = timing.quiet_hours_apply(
+            channel=message.channel,
+            purpose=campaign.purpose,
+            is_campaign=campaign.author_id is not None and campaign.content_type_id is None,
+            urgent=campaign.urgent,
+        )
+        if quiet and not timing.is_allowed(campaign.organisation, now):
+            held.setdefault(timing.next_allowed(campaign.organisation, now), []).append(message)
+            continue
+        ready.append(message)
+    for until, messages in held.items():
+        release(messages, token, until)
+    return ready
 
 
 def record_result(message: Message, transport: Transport, result: "Sent | TransportError") -> None:
@@ -142,13 +220,14 @@ def record_result(message: Message, transport: Transport, result: "Sent | Transp
         )
         return
     error = result
+    detail = f"{error.code} {error.message}"[:500]
     if error.ambiguous:
         # Leave it "sending": reconcile() will ask the provider, never resend blindly.
         MessageEvent.objects.create(
             message=message,
             status=Message.Status.SENDING,
             source=MessageEvent.Source.OUTBOX,
-            detail=f"{error.code} {error.message}"[:500],
+            detail=detail,
         )
         Message.objects.filter(pk=message.pk).update(
             error_code=error.code, error_message=error.message[:500]
@@ -160,11 +239,11 @@ def record_result(message: Message, transport: Transport, result: "Sent | Transp
                 message,
                 Message.Status.FAILED,
                 MessageEvent.Source.OUTBOX,
-                f"{error.code} {error.message}",
+                detail,
                 error_code=error.code,
                 error_message=error.message[:500],
             )
-            if error.permanent:
+            if error.block:  # only errors about the recipient's address, never about our account
                 services.block_channel(message, error.code, error.message)
         return
     # Temporary: back to the queue with a growing delay (the outbox's own retry).
@@ -181,27 +260,33 @@ def record_result(message: Message, transport: Transport, result: "Sent | Transp
             message=message,
             status=Message.Status.QUEUED,
             source=MessageEvent.Source.OUTBOX,
-            detail=f"{error.code} {error.message}"[:500],
+            detail=detail,
         )
 
 
-def send_batch(token: uuid.UUID, messages: list[Message]) -> int:
+def send_batch(token: uuid.UUID, messages: list[Message], deadline: float | None = None) -> int:
+    """Send claimed messages, each booked on its own sender's rate just before it leaves; the
+    ones whose slot falls after the deadline go back to the queue for the next job."""
+    deadline = deadline if deadline is not None else time.monotonic() + DISPATCH_SECONDS
     by_channel: dict[str, list[Message]] = defaultdict(list)
-    for message in messages:
+    for message in check_before_sending(messages, token):
         by_channel[message.channel].append(message)
     sent = 0
     for channel, batch in by_channel.items():
         transport = transport_for(channel)
-        units = [transport.units(m) for m in batch]
-        start = reserve(transport.sender_key, sum(units), transport.rate_per_second)
-        offset = 0.0
         try:
-            for message, unit in zip(batch, units, strict=True):
-                slot = start + timedelta(seconds=offset / transport.rate_per_second)
+            for index, message in enumerate(batch):
+                slot = reserve(
+                    transport.sender_key(message),
+                    transport.units(message),
+                    transport.rate_for(message),
+                )
                 wait = (slot - timezone.now()).total_seconds()
+                if time.monotonic() + wait > deadline:
+                    release(batch[index:], token)
+                    break
                 if wait > 0:
                     time.sleep(wait)
-                offset += unit
                 if not start_sending(message, token):
                     continue
                 try:
@@ -218,19 +303,8 @@ def send_batch(token: uuid.UUID, messages: list[Message]) -> int:
     return sent
 
 
-def _batch_size() -> int:
-    """Enough for a few seconds at the slowest sender's rate, and never more than MAX_BATCH so
-    that parallel workers share a campaign and a dead worker strands few claimed rows."""
-    rate = min(settings.SMS_RATE_PER_SECOND, settings.EMAIL_RATE_PER_SECOND)
-    return max(1, min(MAX_BATCH, int(rate * DISPATCH_SECONDS)))
-
-
 def has_due() -> bool:
-    return Message.objects.filter(
-        status=Message.Status.QUEUED,
-        next_attempt_at__lte=timezone.now(),
-        campaign__status=Campaign.Status.READY,
-    ).exists()
+    return _due().exists()
 
 
 @jobs.periodic(minutes=1)
@@ -239,10 +313,10 @@ def dispatch() -> int:
     deadline = time.monotonic() + DISPATCH_SECONDS
     sent = 0
     while time.monotonic() < deadline:
-        token, batch = claim(_batch_size())
+        token, batch = claim(MAX_BATCH)
         if not batch:
             return sent
-        sent += send_batch(token, batch)
+        sent += send_batch(token, batch, deadline)
     if has_due():
         jobs.enqueue(dispatch)
     return sent
@@ -250,14 +324,16 @@ def dispatch() -> int:
 
 @jobs.periodic(minutes=2)
 def reconcile() -> dict:
-    """Messages stuck in "sending" (a crash or a lost answer): ask the provider."""
-    cutoff = timezone.now() - SENDING_TIMEOUT
+    """Messages stuck in "sending" (a crash or a lost answer): ask the provider. Not found,
+    they are asked again until REVIEW_AFTER (the provider may still be queueing them), then
+    flagged for an advisor. Never resent by this job."""
+    now = timezone.now()
     stuck = list(
         Message.objects.filter(
-            status=Message.Status.SENDING, sending_at__lt=cutoff, needs_review=False
+            status=Message.Status.SENDING, sending_at__lt=now - SENDING_TIMEOUT, needs_review=False
         ).select_related("campaign")[:200]
     )
-    counts = {"found": 0, "review": 0}
+    counts = {"found": 0, "review": 0, "waiting": 0}
     transports: dict[str, Transport] = {}
     for message in stuck:
         transport = transports.setdefault(message.channel, transport_for(message.channel))
@@ -267,25 +343,30 @@ def reconcile() -> dict:
                 message,
                 found.status,
                 MessageEvent.Source.RECONCILIATION,
-                "found at the provider",
+                _("Found at the operator."),
                 provider_id=found.provider_id,
             )
             counts["found"] += 1
-        else:
-            detail = (
-                "ambiguous at the provider" if found == AMBIGUOUS else "not found at the provider"
+            continue
+        if found != AMBIGUOUS and message.sending_at > now - REVIEW_AFTER:
+            counts["waiting"] += 1
+            continue
+        detail = (
+            _("Ambiguous at the operator.")
+            if found == AMBIGUOUS
+            else _("Not found at the operator.")
+        )
+        with transaction.atomic():
+            Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+                needs_review=True
             )
-            with transaction.atomic():
-                Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-                    needs_review=True
-                )
-                MessageEvent.objects.create(
-                    message=message,
-                    status=Message.Status.SENDING,
-                    source=MessageEvent.Source.RECONCILIATION,
-                    detail=detail,
-                )
-            counts["review"] += 1
+            MessageEvent.objects.create(
+                message=message,
+                status=Message.Status.SENDING,
+                source=MessageEvent.Source.RECONCILIATION,
+                detail=detail,
+            )
+        counts["review"] += 1
     return counts
 
 

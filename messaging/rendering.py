@@ -75,6 +75,9 @@ ALLOWED_NODES = (
 )
 
 
+MAX_SOURCE = 20000
+
+
 class TemplateError(Exception):
     """The template cannot be used; the message says why, in French."""
 
@@ -128,9 +131,15 @@ class Compiled:
 
 def check(source: str, *, html: bool = False) -> Compiled:
     """Parse and check a template; raise TemplateError with a French reason if it is unusable."""
+    if len(source) > MAX_SOURCE:
+        raise TemplateError(
+            _("The template is too long (at most %(count)d characters).") % {"count": MAX_SOURCE}
+        )
     env = _HTML if html else _TEXT
     try:
         tree = env.parse(source)
+    except RecursionError:
+        raise TemplateError(_("The template is nested too deeply.")) from None
     except TemplateSyntaxError as exc:
         # Jinja's own message is English: the agent gets the line and what to look for.
         raise TemplateError(
@@ -165,8 +174,13 @@ def check(source: str, *, html: bool = False) -> Compiled:
     compiled = Compiled(source, html)
     try:
         compiled.render(SAMPLE)
-    except TemplateError as exc:
-        raise TemplateError(_("The template does not render: %(error)s") % {"error": exc}) from None
+    except Exception:  # a filter called wrongly, a comparison of text with a number...
+        raise TemplateError(
+            _(
+                "The template does not render with example values: check the filters and the "
+                "conditions."
+            )
+        ) from None
     return compiled
 
 

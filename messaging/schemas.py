@@ -31,7 +31,11 @@ class AnalysisOut(Schema):
 
 
 class AudienceIn(Schema):
-    kind: Literal["residence", "building", "entrance", "group", "people"]
+    kind: str = Field(
+        ...,
+        max_length=30,
+        description="residence, building, entrance, group, people, or a kind another app registered",
+    )
     ids: list[int] = Field(..., min_length=1, max_length=5000)
 
 
@@ -46,7 +50,11 @@ class CampaignIn(Schema):
     title: str = Field(..., min_length=1, max_length=200)
     purpose: Literal["operational", "information", "commercial"]
     audience: AudienceIn
-    texts: TextsIn
+    texts: TextsIn = Field(
+        default_factory=TextsIn,
+        description="Leave empty with a template_id: the template's texts are used, in each "
+        "recipient's language.",
+    )
     delivery: Literal["preferred", "both"] = "preferred"
     template_id: int | None = None
     urgent: bool = False

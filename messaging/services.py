@@ -418,16 +418,28 @@ def create_campaign(user, data: CampaignInput) -> Campaign:
 
 @jobs.job
 def prepare_campaign(campaign_id: int) -> int:
+    """Write a campaign's outbox (a job). The audience is read with its author's scope, checked
+    when the campaign was created; if the author has lost it since (deactivated, moved), the
+    campaign fails with the reason instead of waiting forever."""
+    from django.http import Http404
+
     campaign = Campaign.objects.select_related("organisation", "author", "template").get(
         pk=campaign_id
     )
     if campaign.status != Campaign.Status.PREPARING:
         return 0
-    user = campaign.author
-    queryset = audiences.people(
-        user, {k: v for k, v in campaign.audience.items() if k in ("kind", "ids")}
-    )
-    written = fan_out(campaign, queryset)
+    audience = {k: v for k, v in campaign.audience.items() if k in ("kind", "ids")}
+    try:
+        if campaign.author is None or not campaign.author.is_active:
+            raise PermissionDenied
+        source = audiences.people(campaign.author, audience)
+    except (Http404, PermissionDenied, ServiceError):
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Campaign.Status.FAILED,
+            failure=_("Its author no longer has access to these recipients."),
+        )
+        return 0
+    written = fan_out(campaign, source)
     Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PREPARING).update(
         status=Campaign.Status.READY
     )
@@ -450,9 +462,12 @@ def notify(
     author=None,
     extra: dict | None = None,
     both: bool = False,
+    expects_reply: bool | None = None,
 ) -> Campaign:
     """Another app tells the people concerned (a Person queryset or list of ids) about
-    something. Call it inside the transaction of the event: the outbox rows commit with it."""
+    something. Call it inside the transaction of the event: the outbox rows commit with it.
+    `expects_reply` (a satisfaction score, a question) sends from the two-way sender; it is
+    on by default for non-operational purposes, which must accept STOP."""
     if texts is None:
         template = resolve_template(template_key, residence) if template_key else None
         if template is None:
@@ -479,6 +494,7 @@ def notify(
         email_html=texts.email_html,
         audience={"kind": "people", "ids": ids},
         urgent=urgent,
+        expects_reply=purpose != Purpose.OPERATIONAL if expects_reply is None else expects_reply,
         status=Campaign.Status.READY,
         delivery=Campaign.Delivery.BOTH if both else Campaign.Delivery.PREFERRED,
         content_type=ContentType.objects.get_for_model(about) if about is not None else None,
@@ -649,6 +665,16 @@ def handle_inbound(provider_id: str, from_number: str, to_number: str, body: str
             .first()
         )
         residence = lease.residence if lease else None
+    organisation_id = (
+        residence.organisation_id
+        if residence
+        else (person.household.organisation_id if person else None)
+    )
+    if organisation_id is None:
+        # An unknown number wrote to us: one landlord per deployment is the rule, so the message
+        # goes to its advisors (with several, only superusers see it until it is attributed).
+        only = list(Organisation.objects.values_list("pk", flat=True)[:2])
+        organisation_id = only[0] if len(only) == 1 else None
     kind = InboundMessage.Kind.UNKNOWN
     if is_stop(body):
         kind = InboundMessage.Kind.OPT_OUT
@@ -665,9 +691,7 @@ def handle_inbound(provider_id: str, from_number: str, to_number: str, body: str
                     kind=kind,
                     person=person,
                     residence=residence,
-                    organisation_id=residence.organisation_id
-                    if residence
-                    else (person.household.organisation_id if person else None),
+                    organisation_id=organisation_id,
                 )
         except IntegrityError:
             return InboundMessage.objects.get(provider_id=provider_id)

@@ -17,9 +17,13 @@ CLOSING = time(20, 0)
 
 
 def quiet_hours_apply(*, channel: str, purpose: str, is_campaign: bool, urgent: bool) -> bool:
-    if urgent or channel != Channel.SMS:
+    """Urgency is for operational messages only: general and commercial information always
+    wait for the allowed hours."""
+    if channel != Channel.SMS:
         return False
-    return is_campaign or purpose in (Purpose.INFORMATION, Purpose.COMMERCIAL)
+    if purpose in (Purpose.INFORMATION, Purpose.COMMERCIAL):
+        return True
+    return is_campaign and not urgent
 
 
 def is_allowed(organisation, moment: datetime) -> bool:

@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.accounts.models import User
@@ -24,28 +26,28 @@ from messaging.models import Campaign, Channel, InboundMessage, Message, Purpose
 @login_required
 @require_http_methods(["GET", "POST"])
 def compose(request):
+    """Write a send: the place, a template (loaded by a separate GET form, so that Enter in a
+    field never throws the texts away), the texts; then the preview (recipients, who is left
+    out, parts and cost, the first recipient's message), then the send."""
     services.check_sender(request.user)
     initial = {}
     target = request.GET.get("cible") or request.GET.get("target")
     if target:
         initial["target"] = target
-    template_id = request.GET.get("modele") or request.GET.get("template")
-    if template_id and template_id.isdigit():
-        template = (
-            scoped(request.user, Template)
-            .filter(pk=int(template_id))
-            .prefetch_related("variants")
-            .first()
-        )
-        if template:
-            texts = services.template_texts(template)
+    templates = scoped(request.user, Template).filter(is_active=True).order_by("name")
+    chosen = None
+    template_id = request.GET.get("modele") or ""
+    if template_id.isdigit():
+        chosen = templates.filter(pk=int(template_id)).prefetch_related("variants").first()
+        if chosen:
+            texts = services.template_texts(chosen)
             initial.update(
-                template=template.pk,
-                purpose=template.purpose,
-                title=template.name,
+                template=chosen.pk,
+                purpose=chosen.purpose,
+                title=chosen.name,
                 sms_body=texts.sms_body,
                 email_subject=texts.email_subject,
-                email_text=texts.email_text or texts.email_html,
+                email_text=texts.email_text or strip_tags(texts.email_html),
             )
     form = ComposeForm(request.user, request.POST or None, initial=initial)
     preview = analysis = None
@@ -53,12 +55,16 @@ def compose(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         template = data["template"]
-        personalised = not (template and not _texts_changed(template, data))
+        texts = services.Texts(data["sms_body"], data["email_subject"], data["email_text"], "")
+        personalised = True
+        if template is not None and not _texts_changed(template, data):
+            # The template as written: its HTML too, and its variants for other languages.
+            texts, personalised = services.template_texts(template), False
         payload = services.CampaignInput(
             title=data["title"],
             purpose=data["purpose"],
             audience=form.audience(),
-            texts=services.Texts(data["sms_body"], data["email_subject"], data["email_text"], ""),
+            texts=texts,
             delivery=data["delivery"],
             template_id=template.pk if template else None,
             urgent=data["urgent"],
@@ -87,7 +93,10 @@ def compose(request):
             "preview": preview,
             "analysis": analysis,
             "example": example,
-            "variables": [(name, label) for name, label in rendering.VARIABLES.items()],
+            "templates": templates,
+            "chosen": chosen,
+            "target": target or "",
+            "variables": list(rendering.VARIABLES.items()),
             "price": settings.SMS_PRICE_PER_SEGMENT,
         },
     )
@@ -95,7 +104,11 @@ def compose(request):
 
 def _texts_changed(template, data) -> bool:
     texts = services.template_texts(template)
-    return (texts.sms_body, texts.email_subject, texts.email_text or texts.email_html) != (
+    return (
+        texts.sms_body,
+        texts.email_subject,
+        texts.email_text or strip_tags(texts.email_html),
+    ) != (
         data["sms_body"],
         data["email_subject"],
         data["email_text"],
@@ -196,6 +209,7 @@ def campaign_detail(request, pk: int):
                 if counts.get(value)
             ],
             "filters": request.GET,
+            "review_count": campaign.messages.filter(needs_review=True).count(),
             "refresh": campaign.status == Campaign.Status.PREPARING
             or campaign.messages.filter(status__in=moving, needs_review=False).exists(),
         },
@@ -253,10 +267,13 @@ def inbound_handled(request, pk: int):
     return redirect("messaging:inbound")
 
 
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
     """The link at the bottom of non-operational e-mails: one click shows, one POST confirms
-    (a GET alone changes nothing, so that mail scanners cannot unsubscribe people)."""
+    (a GET alone changes nothing, so that mail scanners cannot unsubscribe people). Mail
+    clients' one-click unsubscribe (RFC 8058) POSTs "List-Unsubscribe=One-Click" from outside:
+    the signed token is the authorisation, hence no CSRF check."""
     try:
         _person_id, purpose = services.read_unsubscribe_token(token)
     except ServiceError:

@@ -370,3 +370,28 @@ def messaging_settings(settings):
     settings.SMS_RATE_PER_SECOND = Decimal(100000)
     settings.EMAIL_RATE_PER_SECOND = Decimal(100000)
     return settings
+
+
+def zone_where(*, night: bool) -> str:
+    """A time zone (Etc/GMT±N) where it is now night (22:00–06:59), or a weekday working hour
+    (10:00–16:59) that is not a public holiday: quiet-hours tests that do not depend on when
+    the suite runs."""
+    from datetime import timedelta
+
+    import holidays
+    from django.utils import timezone
+
+    now = timezone.now()
+    for offset in range(-12, 15):
+        local = now + timedelta(hours=offset)
+        if night:
+            ok = local.hour >= 22 or local.hour < 7
+        else:
+            ok = (
+                10 <= local.hour < 17
+                and local.weekday() != 6
+                and local.date() not in holidays.France(years=local.year)
+            )
+        if ok:
+            return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    raise AssertionError("no such zone")

@@ -82,3 +82,11 @@ def test_the_admin_browses_the_estate_in_french(page, live_server, estate, cast)
     page.get_by_role("link", name="Les Tilleuls").click()
     # The buildings are edited inline on the residence page.
     expect(page.locator("input[value='Bâtiment A']")).to_have_count(1)
+
+
+def test_the_interactive_api_docs_work_under_the_content_security_policy(page, live_server, db):
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server.url}/api/docs")
+    expect(page.get_by_text("/api/estate/residences", exact=True).first).to_be_visible()
+    assert not [e for e in errors if "Content Security Policy" in e], errors

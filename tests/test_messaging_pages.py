@@ -232,3 +232,54 @@ def test_a_decision_on_a_stuck_message_through_the_api(
         content_type="application/json",
     )
     assert answer.status_code == 200 and answer.json()["status"] == "sent"
+
+
+def test_a_send_to_a_list_is_supervised_by_the_staff_of_its_recipients(
+    estate, tenants, cast, django_capture_on_commit_callbacks
+):
+    body = {
+        "title": "Amicale",
+        "purpose": "operational",
+        "urgent": True,
+        "audience": {"kind": "people", "ids": [tenants[0].pk]},
+        "texts": {"sms_body": "Bonjour"},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client_for(cast.advisor).post(
+            "/api/messaging/campaigns", body, content_type="application/json"
+        )
+    campaign_id = created.json()["id"]
+    assert Campaign.objects.get(pk=campaign_id).residence is None
+    assert client_for(cast.admin).get(f"/api/messaging/campaigns/{campaign_id}").status_code == 200
+    assert (
+        client_for(cast.agent_a).get(f"/api/messaging/campaigns/{campaign_id}").status_code == 200
+    )  # Les Tilleuls
+    assert (
+        client_for(cast.manager_b).get(f"/api/messaging/campaigns/{campaign_id}").status_code == 404
+    )
+
+
+def test_a_template_sent_as_written_through_the_api(
+    estate, tenants, cast, django_capture_on_commit_callbacks
+):
+    from messaging.models import Template, TemplateVariant
+
+    template = Template.objects.create(
+        organisation=estate.organisation, key="t", name="T", channels="sms"
+    )
+    TemplateVariant.objects.create(
+        template=template, language="fr", sms_body="Bonjour {{ prenom }}"
+    )
+    body = {
+        "title": "T",
+        "purpose": "operational",
+        "urgent": True,
+        "template_id": template.pk,
+        "audience": {"kind": "people", "ids": [tenants[0].pk]},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client_for(cast.advisor).post(
+            "/api/messaging/campaigns", body, content_type="application/json"
+        )
+    assert created.status_code == 201, created.content
+    assert Message.objects.get().body == f"Bonjour {tenants[0].first_name}"

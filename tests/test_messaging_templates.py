@@ -17,6 +17,9 @@ from messaging.models import Template, TemplateVariant
         ("{% for x in residence %}x{% endfor %}", "uniquement des variables"),
         ("{{ prenom|attr('x') }}", "Filtre «\u00a0attr\u00a0» inconnu"),
         ("Bonjour {{ prenom", "ne peut pas être lu"),
+        ("{{ prenom|upper(1) }}", "valeurs d’exemple"),
+        ("{% if logement < 3 %}x{% endif %}", "valeurs d’exemple"),
+        ("{{ " + "(" * 3000 + "prenom" + ")" * 3000 + " }}", "trop"),
     ],
 )
 def test_templates_that_would_not_render_are_refused_with_the_reason(source, reason):

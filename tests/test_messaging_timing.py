@@ -60,7 +60,8 @@ def test_the_organisation_time_zone_decides(org):
         ("sms", "operational", True, False, True),  # a campaign, even operational
         ("sms", "operational", False, False, False),  # a message about their own request
         ("sms", "information", False, False, True),
-        ("sms", "commercial", True, True, False),  # urgent goes at once (safety notice)
+        ("sms", "commercial", True, True, True),  # urgency is for operational messages only
+        ("sms", "operational", True, True, False),  # a safety notice goes at once
         ("email", "commercial", True, False, False),  # e-mails are not held
     ],
 )

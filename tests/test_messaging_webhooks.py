@@ -126,6 +126,10 @@ def test_an_undeliverable_landline_is_marked(sent, signed):
 def test_stop_opts_out_of_information_and_offers_only(
     estate, tenants, signed, word, django_capture_on_commit_callbacks
 ):
+    from tests.conftest import zone_where
+
+    estate.organisation.time_zone = zone_where(night=True)  # the answer goes even at night
+    estate.organisation.save()
     person = tenants[0]
     with django_capture_on_commit_callbacks(execute=True):
         response = signed(
@@ -182,3 +186,21 @@ def test_inbound_messages_are_kept_once_and_announced(estate, tenants, signed):
     )
     assert len(heard) == 2
     assert signed("/hooks/twilio/inbound", {"MessageSid": "", "From": ""}).status_code == 400
+
+
+def test_an_unknown_number_is_kept_for_the_organisations_advisors(db, signed, messaging_settings):
+    from backend.accounts.models import Role
+    from backend.estate import models as m
+    from tests.conftest import client_for, make_residence, make_user
+
+    organisation = m.Organisation.objects.create(code="ONE", name="Seul bailleur")
+    agency = m.Agency.objects.create(organisation=organisation, code="01", name="Agence")
+    make_residence(agency, "R01", "Les Tilleuls")
+    advisor = make_user("advisor1", Role.ADVISOR, organisation, agencies=[agency])
+    signed(
+        "/hooks/twilio/inbound",
+        {"MessageSid": "SM" + "5" * 32, "From": "+33639989998", "Body": "Allo ?"},
+    )
+    inbound = InboundMessage.objects.get()
+    assert inbound.kind == InboundMessage.Kind.UNKNOWN and inbound.organisation == organisation
+    assert "Allo ?" in client_for(advisor).get("/messages/recus/").content.decode()

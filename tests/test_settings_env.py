@@ -20,6 +20,11 @@ def test_typed_helpers_read_and_fail_loudly(monkeypatch):
     monkeypatch.setenv("X_CHOICE", "rabbitmq")
     with pytest.raises(env.ConfigurationError, match="q2, celery"):
         env.env_choice("X_CHOICE", ["q2", "celery"], "q2")
+    monkeypatch.setenv("X_RATES", "36180=30, RONDE=10")
+    assert env.env_rates("X_RATES") == {"36180": 30.0, "RONDE": 10.0}
+    monkeypatch.setenv("X_RATES", "36180:30")
+    with pytest.raises(env.ConfigurationError, match="SENDER=rate"):
+        env.env_rates("X_RATES")
     monkeypatch.delenv("X_MISSING", raising=False)
     assert env.env_str("X_MISSING", "default") == "default"
 
@@ -45,7 +50,9 @@ def test_every_environment_variable_is_documented():
     root = Path(__file__).resolve().parent.parent
     settings_text = (root / "backend" / "settings.py").read_text()
     variables = set(
-        re.findall(r'env_(?:str|bool|int|list|choice|decimal)\(\s*"([A-Z0-9_]+)"', settings_text)
+        re.findall(
+            r'env_(?:str|bool|int|list|choice|decimal|rates)\(\s*"([A-Z0-9_]+)"', settings_text
+        )
     )
     documented = (root / "docs" / "configuration.md").read_text()
     missing = sorted(v for v in variables if f"`{v}`" not in documented)

@@ -64,6 +64,7 @@ def build_spec(path: Path) -> Path:
                 "not_mobile": (21614, "'To' number is not a valid mobile number"),
             },
         )
+        responses["401"] = _error(401, {"credentials": (20003, "Authenticate")})
         responses["422"] = _error(422, {"invalid": (20422, "Invalid request")})
         responses["429"] = _error(429, {"too_many": (20429, "Too Many Requests")})
         responses["500"] = _error(500, {"internal": (20500, "Internal Server Error")})

@@ -13,13 +13,23 @@ from django.utils.module_loading import import_string
 
 
 class TransportError(Exception):
+    """permanent: retrying cannot help; block: and it is the recipient's address that is at
+    fault (never our account or sender); ambiguous: the provider may have taken it."""
+
     def __init__(
-        self, message: str, *, code: str = "", permanent: bool = False, ambiguous: bool = False
+        self,
+        message: str,
+        *,
+        code: str = "",
+        permanent: bool = False,
+        block: bool = False,
+        ambiguous: bool = False,
     ):
         super().__init__(message)
         self.message = message
         self.code = str(code or "")
-        self.permanent = permanent
+        self.permanent = permanent or block
+        self.block = block
         self.ambiguous = ambiguous
 
 
@@ -33,13 +43,16 @@ class Transport:
     channel = ""
     rate_setting = ""
 
-    @property
-    def sender_key(self) -> str:
-        return f"{self.channel}:{type(self).__name__}"
+    def sender(self, message) -> str:
+        """Who the message leaves from: the rate limit is per sender."""
+        return type(self).__name__
 
-    @property
-    def rate_per_second(self) -> float:
-        return float(getattr(settings, self.rate_setting))
+    def sender_key(self, message) -> str:
+        return f"{self.channel}:{self.sender(message)}"
+
+    def rate_for(self, message) -> float:
+        rates = settings.SENDER_RATES
+        return float(rates.get(self.sender(message), getattr(settings, self.rate_setting)))
 
     def units(self, message) -> int:
         """What the rate limit counts for this message (SMS: segments)."""

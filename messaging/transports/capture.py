@@ -21,6 +21,9 @@ class CaptureSms(Transport):
     def units(self, message) -> int:
         return max(1, message.segments)
 
+    def sender(self, message) -> str:
+        return settings.SMS_SENDER_NAME
+
     def send(self, message) -> Sent:
         with transaction.atomic():
             captured = capture_sms(

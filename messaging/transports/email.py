@@ -19,6 +19,9 @@ class EmailTransport(Transport):
     def __init__(self):
         self._connection = None
 
+    def sender(self, message) -> str:
+        return settings.DEFAULT_FROM_EMAIL
+
     def _open(self):
         if self._connection is None:
             self._connection = get_connection(fail_silently=False)
@@ -66,8 +69,15 @@ class EmailTransport(Transport):
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()), (550, b""))
             text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+            # A 5xx about the recipient: the address is refused for good.
             raise TransportError(
-                text or "recipient refused", code=str(code), permanent=int(code) >= 500
+                text or "recipient refused", code=str(code), block=int(code) >= 500
+            ) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
+            # About our own sender or credentials: not the recipient's fault, retry once fixed.
+            self.close()
+            raise TransportError(
+                str(exc)[:400], code=str(getattr(exc, "smtp_code", "sender"))
             ) from None
         except smtplib.SMTPResponseException as exc:
             text = (

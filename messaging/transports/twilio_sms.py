@@ -22,18 +22,19 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from messaging.models import Message
 from messaging.transports import AMBIGUOUS, Sent, Transport, TransportError
 
-# Twilio error codes that will not go away by retrying: the address is marked and skipped.
-PERMANENT_CODES = {
+# Errors about the recipient's number: the address is marked and skipped until it changes.
+BLOCKING_CODES = {
     21211,  # invalid 'To' number
     21214,  # 'To' number cannot be reached
-    21408,  # permission to send to this region not enabled
     21610,  # the recipient replied STOP to this sender
     21612,  # cannot route to this number
     21614,  # 'To' is not a mobile number
     30005,  # unknown destination
     30006,  # landline or unreachable carrier
 }
-BLOCKING_CODES = {21211, 21214, 21610, 21612, 21614, 30005, 30006}
+# Errors about our account or sender: not the recipient's fault, so nothing is blocked and the
+# message is retried (with backoff, then failed) in case the configuration is fixed meanwhile.
+CONFIGURATION_CODES = {20003, 20404, 21212, 21408, 21606, 21659}
 
 STATUSES = {
     "accepted": Message.Status.SENT,
@@ -153,6 +154,9 @@ class TwilioSms(Transport):
     def units(self, message) -> int:
         return max(1, message.segments)
 
+    def sender(self, message) -> str:
+        return next(iter(self.sender_params(message).values()))
+
     def sender_params(self, message) -> dict:
         if message.campaign.expects_reply:
             if settings.TWILIO_TWO_WAY_FROM:
@@ -173,11 +177,12 @@ class TwilioSms(Transport):
             )
         except TwilioRestException as exc:
             code = exc.code or exc.status
-            temporary = exc.status == 429 or exc.status >= 500
+            temporary = exc.status == 429 or exc.status >= 500 or exc.code in CONFIGURATION_CODES
             raise TransportError(
                 str(exc.msg)[:400],
                 code=str(code),
-                permanent=(exc.code in PERMANENT_CODES) or not temporary,
+                block=exc.code in BLOCKING_CODES,
+                permanent=not temporary,
             ) from None
         except requests.exceptions.RequestException as exc:
             if never_reached(exc):
@@ -191,14 +196,20 @@ class TwilioSms(Transport):
         return Sent(provider_id=sent.sid, status=STATUSES.get(sent.status, Message.Status.SENT))
 
     def lookup(self, message):
-        """Find a message stuck in "sending" in Twilio's own list, by recipient and time."""
+        """Find a message stuck in "sending" in Twilio's own list, by recipient: its most
+        recent messages (a message still queued at Twilio has no send date yet, so the list is
+        not filtered on it), the body and a creation time after the send began."""
         since = (message.sending_at or message.created_at) - timedelta(minutes=5)
         try:
-            candidates = self.client.messages.list(to=message.to, date_sent_after=since, limit=50)
+            candidates = self.client.messages.list(to=message.to, limit=50)
         except (TwilioException, requests.exceptions.RequestException):
             return AMBIGUOUS
         matches = [
-            c for c in candidates if (c.body or "") == message.body and (c.to or "") == message.to
+            c
+            for c in candidates
+            if (c.body or "") == message.body
+            and (c.to or "") == message.to
+            and (getattr(c, "date_created", None) is None or c.date_created >= since)
         ]
         if len(matches) == 1:
             found = matches[0]

@@ -24,7 +24,6 @@
     clearInterval(timer);
     timer = null;
     button.setAttribute("aria-pressed", "false");
-    button.textContent = button.dataset.tStart;
   }
 
   button.addEventListener("click", () => {
@@ -34,7 +33,6 @@
     }
     timer = setInterval(refresh, 10000);
     button.setAttribute("aria-pressed", "true");
-    button.textContent = button.dataset.tStop;
     refresh();
   });
 })();

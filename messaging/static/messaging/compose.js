@@ -18,9 +18,12 @@
     return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
   }
 
+  const summary = document.getElementById("sms-summary");
+  const details = document.getElementById("sms-forcing");
+
+  // Only the summary sentence is a live region: the replacement buttons are rebuilt silently.
   function render(a) {
-    out.replaceChildren();
-    const summary = document.createElement("p");
+    details.replaceChildren();
     summary.textContent = fill(t.tSummary, {
       characters: a.characters,
       encoding: a.encoding,
@@ -28,23 +31,23 @@
       remaining: a.remaining,
       cost: a.cost.replace(".", ","),
     });
-    out.append(summary);
     if (a.too_long) {
       const warn = document.createElement("p");
       warn.className = "field-error";
       warn.textContent = t.tTooLong;
-      out.append(warn);
+      details.append(warn);
     }
     const replaceable = a.forcing.filter((f) => f.replacement !== null);
     if (a.forcing.length) {
       const intro = document.createElement("p");
       intro.textContent = fill(t.tForcing, { segments: a.segments_if_replaced });
-      out.append(intro);
+      details.append(intro);
       const list = document.createElement("ul");
       for (const f of a.forcing) {
         const item = document.createElement("li");
         const code = document.createElement("code");
-        code.textContent = f.char === "\u00a0" || f.char === "\u202f" ? "⍽" : f.char;
+        const invisible = /\s|[\u200b\ufeff]/.test(f.char);
+        code.textContent = invisible ? f.name.toLowerCase() : f.char;
         item.append(code, " ", fill(t.tCount, { count: f.count }), " ");
         if (f.replacement !== null) {
           const button = document.createElement("button");
@@ -61,14 +64,14 @@
         }
         list.append(item);
       }
-      out.append(list);
+      details.append(list);
       if (replaceable.length > 1) {
         const all = document.createElement("button");
         all.type = "button";
         all.className = "small";
         all.dataset.all = "1";
         all.textContent = t.tReplaceAll;
-        out.append(all);
+        details.append(all);
       }
     }
     replacedText = a.replaced_text;
