@@ -229,7 +229,10 @@ def test_a_real_django_q2_cluster_runs_queued_jobs(monkeypatch, tmp_path):
             lambda: Heartbeat.objects.filter(name="from-q2-cluster").exists(), 90, process, log
         ), log.read_text()
         assert wait_for(
-            lambda: Job.objects.filter(name__endswith="always_fails").exists(), 30, process, log
+            lambda: Job.objects.filter(name__endswith="always_fails", attempt=2).exists(),
+            30,
+            process,
+            log,
         )
         row = Job.objects.get(name__endswith="always_fails")
         assert row.attempt == 2 and row.status == Job.Status.WAITING
@@ -278,7 +281,10 @@ def test_celery_workers_on_a_real_redis_run_jobs_and_record_failures(settings, t
             lambda: Heartbeat.objects.filter(name="from-celery").exists(), 90, process, log
         ), log.read_text() if log.exists() else ""
         assert wait_for(
-            lambda: Job.objects.filter(name__endswith="always_fails").exists(), 30, process, log
+            lambda: Job.objects.filter(name__endswith="always_fails", attempt=2).exists(),
+            30,
+            process,
+            log,
         )
         row = Job.objects.get(name__endswith="always_fails")
         assert row.attempt == 2 and "celery failure" in row.last_error
