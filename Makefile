@@ -64,8 +64,8 @@ format: ## Format the code with ruff.
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
-bench: deps-dev ## Run the benchmarks and print their ratios (bench/README.md).
-	@$(PY) bench/run.py
+bench: system-deps deps-dev ## Run the benchmarks and print their ratios (bench/README.md).
+	@scripts/with-services.sh $(PY) bench/run.py
 
 backup: deps ## Back up the database and the uploaded files into var/backups/.
 	@$(PY) manage.py backup

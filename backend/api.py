@@ -212,3 +212,4 @@ def version(request):
 api.add_router("/me", "backend.accounts.api.router", tags=["accounts"])
 api.add_router("/estate", "backend.estate.api.router", tags=["estate"])
 api.add_router("/messaging", "messaging.api.router", tags=["messaging"])
+api.add_router("/inspections", "inspections.api.router", tags=["inspections"])

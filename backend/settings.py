@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.estate",
     "backend.accounts",
     "messaging.apps.MessagingConfig",
+    "inspections.apps.InspectionsConfig",
 ]
 
 MIDDLEWARE = [
@@ -305,3 +306,10 @@ TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 15, minimum=1)
 TWILIO_WEBHOOK_BASE_URL = env_str("TWILIO_WEBHOOK_BASE_URL")
 # Per-sender rates overriding SMS_RATE_PER_SECOND: "36180=30,+33939000001=1,RONDE=10".
 SENDER_RATES = env_rates("SENDER_RATES")
+
+# --- Photos and inspections ------------------------------------------------------------------
+PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 15_000_000, minimum=100_000)
+PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000, minimum=1_000_000)
+PHOTO_MAX_SIDE = env_int("PHOTO_MAX_SIDE", 1600, minimum=320)
+PHOTO_THUMBNAIL_SIDE = env_int("PHOTO_THUMBNAIL_SIDE", 320, minimum=64)
+PHOTO_RETENTION_DAYS = env_int("PHOTO_RETENTION_DAYS", 3 * 365, minimum=30)

@@ -6,8 +6,10 @@
    insert of the same rows, with peak memory (bench/outbox_write.py, one process per size).
 3. send throughput: SMS sent per second against the Twilio double with 1, 2 and 4 workers,
    next to the double's own capacity (bench/send_throughput.py).
+4. inspection rates: the manager's rates over 1,000,000 answers spread over 5 years, on SQLite
+   and PostgreSQL, against a plain COUNT(*) of the same table (bench/inspection_rates.py).
 
-`python bench/run.py units` (or outbox, send) runs one of them.
+`python bench/run.py units` (or outbox, send, rates) runs one of them.
 """
 
 import http.client
@@ -190,7 +192,50 @@ def send_throughput() -> dict:
     return result
 
 
-BENCHMARKS = {"units": units_list, "outbox": outbox_write, "send": send_throughput}
+def inspection_rates() -> dict:
+    """The manager's rates over 1,000,000 answers, on SQLite and (inside scripts/with-services.sh,
+    as `make bench` runs it) on PostgreSQL."""
+    engines = [("sqlite", {})]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        engines.append(("postgres", {"DATABASE_URL": os.environ["TEST_POSTGRES_URL"]}))
+    else:
+        print("\n(no TEST_POSTGRES_URL: rates on SQLite only; `make bench` starts PostgreSQL)")
+    results = {}
+    for engine, extra in engines:
+        out = subprocess.run(
+            [PY, str(ROOT / "bench" / "inspection_rates.py"), engine],
+            cwd=ROOT,
+            env={**os.environ, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    print()
+    print(
+        "Inspection rates over ~1,000,000 answers (5 years), best of 3, vs SELECT COUNT(*) of the answers"
+    )
+    for engine, r in results.items():
+        print(f"  {engine} ({r['answers']} answers, built in {r['build_seconds']} s)")
+        print(f"    COUNT(*)                       {r['count_seconds']:>8} s")
+        for key in (
+            "rates_by_residence",
+            "rates_by_provider",
+            "rates_by_agent",
+            "rates_5_years",
+            "under_controlled",
+            "dashboard_page",
+        ):
+            print(f"    {key:<30} {r[key + '_seconds']:>8} s   ratio {r[key + '_over_count']:>7}")
+    return results
+
+
+BENCHMARKS = {
+    "units": units_list,
+    "outbox": outbox_write,
+    "send": send_throughput,
+    "rates": inspection_rates,
+}
 
 
 def main(names: list[str]) -> int:

@@ -508,6 +508,100 @@ def notify(
     return campaign
 
 
+@dataclass(frozen=True)
+class Contact:
+    """Someone who is not a tenant: a provider, a manager. Messages to them are operational."""
+
+    name: str
+    email: str = ""
+    mobile: str = ""
+
+
+def notify_contacts(
+    contacts: list[Contact],
+    *,
+    title: str,
+    texts: Texts,
+    residence: Residence | None = None,
+    organisation_id: int | None = None,
+    about=None,
+    author=None,
+    extra: dict | None = None,
+) -> Campaign | None:
+    """Tell providers or staff (not tenants) about something, by e-mail and/or SMS as their
+    contact allows, in the caller's transaction. Returns None when nobody can be reached.
+    About one residence, or (residence None) the organisation as a whole."""
+    organisation_id = residence.organisation_id if residence is not None else organisation_id
+    if organisation_id is None:
+        raise ValueError("notify_contacts needs a residence or an organisation")
+    texts.check()
+    wanted = [
+        c for c in contacts if (c.email and texts.wants_email) or (c.mobile and texts.wants_sms)
+    ]
+    if not wanted:
+        return None
+    campaign = Campaign.objects.create(
+        organisation_id=organisation_id,
+        residence=residence,
+        author=author,
+        title=title[:200],
+        purpose=Purpose.OPERATIONAL,
+        sms_body=texts.sms_body,
+        email_subject=texts.email_subject,
+        email_text=texts.email_text,
+        email_html=texts.email_html,
+        audience={"kind": "contacts"},
+        status=Campaign.Status.READY,
+        content_type=ContentType.objects.get_for_model(about) if about is not None else None,
+        object_id=str(about.pk) if about is not None else "",
+    )
+    places = Places()
+    base = {
+        "residence": residence.name if residence is not None else "",
+        "bailleur": places.organisation(organisation_id).name,
+        **(extra or {}),
+    }
+    now = timezone.now()
+    rows = []
+    seen = set()
+    for contact in wanted:
+        context = {**base, "prenom": contact.name, "nom": ""}
+        if contact.email and texts.wants_email and contact.email.lower() not in seen:
+            seen.add(contact.email.lower())
+            text, body_html = _email_bodies(texts, context, Purpose.OPERATIONAL, 0)
+            rows.append(
+                Message(
+                    campaign=campaign,
+                    residence=residence,
+                    channel=Channel.EMAIL,
+                    to=contact.email,
+                    subject=rendering.render(texts.email_subject, context)[:300],
+                    body=text,
+                    html=body_html,
+                    next_attempt_at=now,
+                )
+            )
+        if contact.mobile and texts.wants_sms and contact.mobile not in seen:
+            seen.add(contact.mobile)
+            body = render_sms(texts.sms_body, context)
+            rows.append(
+                Message(
+                    campaign=campaign,
+                    residence=residence,
+                    channel=Channel.SMS,
+                    to=contact.mobile,
+                    body=body,
+                    segments=sms.count_segments(body),
+                    next_attempt_at=now,
+                )
+            )
+    Message.objects.bulk_create(rows)
+    from messaging import outbox
+
+    jobs.enqueue(outbox.dispatch)
+    return campaign
+
+
 # --- consent ---------------------------------------------------------------------------------
 
 

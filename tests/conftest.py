@@ -101,9 +101,17 @@ def estate(db):
     s2.residences.set([moulin])
     s3 = m.Sector.objects.create(agency=south, name="Sud 1")
     s3.residences.set([source])
-    cleaner = m.Provider.objects.create(organisation=org, name="Propre & Net", kind="cleaning")
+    cleaner = m.Provider.objects.create(
+        organisation=org, name="Propre & Net", kind="cleaning", email="contact@propre-net.example"
+    )
     contract = m.ProviderContract.objects.create(
-        provider=cleaner, reference="MEN-1", categories=["cleaning"], start_date=date(2024, 1, 1)
+        provider=cleaner,
+        reference="MEN-1",
+        categories=["cleaning"],
+        start_date=date(2024, 1, 1),
+        rework_deadline_hours=48,
+        penalty_per_day=50,
+        contest_days=15,
     )
     m.ContractSite.objects.create(contract=contract, residence=moulin, visit_days=[0, 3])
     other_cleaner = m.Provider.objects.create(

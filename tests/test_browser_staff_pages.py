@@ -90,3 +90,69 @@ def test_the_interactive_api_docs_work_under_the_content_security_policy(page, l
     page.goto(f"{live_server.url}/api/docs")
     expect(page.get_by_text("/api/estate/residences", exact=True).first).to_be_visible()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+@pytest.mark.parametrize("who", ["manager", "contractor"])
+def test_inspection_pages_are_accessible_on_a_phone(
+    page, live_server, estate, cast, who, settings, tmp_path
+):
+    import uuid
+
+    from backend.accounts.models import Role
+    from inspections import services
+    from inspections.models import Item, Rework
+    from tests.conftest import make_user
+
+    settings.MEDIA_ROOT = tmp_path
+    agent = make_user(
+        "agent_moulin", Role.AGENT, estate.organisation, sectors=[estate.sector_north_2]
+    )
+    make_user("manager", Role.MANAGER, estate.organisation, agencies=[estate.north])
+    visit = services.start_visit(agent, uuid.uuid4(), residence_id=estate.moulin.pk)
+    items = Item.objects.filter(zone__version=visit.grid_version)
+    services.record_answers(
+        agent,
+        visit.pk,
+        [
+            services.AnswerInput(uuid.uuid4(), item.pk, "major" if n < 2 else "compliant")
+            for n, item in enumerate(items)
+        ],
+    )
+    services.finish_visit(agent, visit.pk)
+    first, second = Rework.objects.order_by("answer__item__order")[:2]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Rework.objects.filter(pk=first.pk).update(deadline=timezone.now() - timedelta(hours=1))
+    services.recheck(agent, first.pk, lifted=False)
+    log_in(page, live_server, who)
+    if who == "manager":
+        urls = [
+            "/controles/",
+            "/controles/visites/",
+            f"/controles/visites/{visit.pk}/",
+            "/controles/reprises/",
+            f"/controles/reprises/{first.pk}/",
+            "/controles/penalites/",
+            "/controles/grilles/",
+            f"/controles/grilles/{items[0].zone.version.grid_id}/",
+        ]
+    else:
+        penalty = first.penalty
+        urls = [
+            "/prestataire/",
+            f"/prestataire/reprises/{second.pk}/",
+            f"/prestataire/penalites/{penalty.pk}/",
+        ]
+    for url in urls:
+        page.goto(f"{live_server.url}{url}")
+        assert page.locator("h1").count() == 1, url
+        assert_accessible(page)
+        assert_fits_the_phone(page)
+    if who == "contractor":
+        page.goto(f"{live_server.url}/prestataire/reprises/{second.pk}/")
+        page.get_by_label("Commentaire").fill("Repassé")
+        page.get_by_role("button", name="Signaler comme faite").click()
+        expect(page.locator(".messages")).to_contain_text("la reprise est enregistrée")
+        assert_accessible(page)

@@ -10,6 +10,32 @@ from backend.estate import models as m
 from backend.estate.phones import is_fiction, parse_mobile
 
 
+def wipe():
+    """Delete the demo, the records that protect others first (module-scoped data lives outside
+    the test transactions)."""
+    from inspections.models import Answer, ControlAlert, Grid, Penalty, Photo, Rework, Visit
+
+    for model in [Penalty, Rework, Photo, Answer, Visit, ControlAlert]:
+        model.objects.all().delete()
+    Grid.objects.filter(organisation__isnull=False).delete()
+    for model in [
+        m.Person,
+        m.Lease,
+        m.Household,
+        m.Equipment,
+        m.Unit,
+        m.Entrance,
+        m.Building,
+        m.ContractSite,
+        m.ProviderContract,
+        m.Sector,
+    ]:
+        model.objects.all().delete()
+    User.objects.all().delete()
+    for model in [m.Residence, m.Provider, m.Agency, m.Organisation]:
+        model.objects.all().delete()
+
+
 @pytest.fixture(scope="module")
 def demo_data(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
@@ -20,24 +46,7 @@ def demo_data(django_db_setup, django_db_blocker):
         # Module-scoped data outside a test transaction: clean up for the other modules.
         with connection.cursor():
             pass
-        for model in [
-            m.Person,
-            m.Lease,
-            m.Household,
-            m.Equipment,
-            m.Unit,
-            m.Entrance,
-            m.Building,
-            m.ContractSite,
-            m.ProviderContract,
-            m.Sector,
-        ]:
-            model.objects.all().delete()
-        User.objects.all().delete()
-        m.Residence.objects.all().delete()
-        m.Provider.objects.all().delete()
-        m.Agency.objects.all().delete()
-        m.Organisation.objects.all().delete()
+        wipe()
 
 
 @pytest.mark.django_db
@@ -104,22 +113,7 @@ def fingerprint() -> str:
 def test_the_demo_is_deterministic(demo_data):
     """Loaded again from scratch, the demo is the same to the last phone number."""
     first = fingerprint()
-    for model in [
-        m.Person,
-        m.Lease,
-        m.Household,
-        m.Equipment,
-        m.Unit,
-        m.Entrance,
-        m.Building,
-        m.ContractSite,
-        m.ProviderContract,
-        m.Sector,
-    ]:
-        model.objects.all().delete()
-    User.objects.all().delete()
-    for model in [m.Residence, m.Provider, m.Agency, m.Organisation]:
-        model.objects.all().delete()
+    wipe()
     assert demo.load() is True
     assert fingerprint() == first
 
@@ -137,3 +131,31 @@ def test_the_demo_templates_are_valid_and_their_sms_cheap(demo_data):
         variant.full_clean()
         if variant.sms_body:
             assert analyse(render_sms(variant.sms_body, SAMPLE)).encoding == "GSM-7", variant
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_year_of_inspections_and_a_forgotten_small_residence(demo_data):
+    from django.db.models import Min
+
+    from inspections import rates
+    from inspections.models import Penalty, Rework, Visit
+
+    manager = User.objects.get(username="responsable")
+    first = Visit.objects.aggregate(first=Min("finished_at"))["first"]
+    from django.utils import timezone
+
+    assert (timezone.now() - first).days > 330
+    result = rates.compute(
+        manager,
+        timezone.localdate().replace(year=timezone.localdate().year - 1),
+        timezone.localdate(),
+    )
+    assert len(result.months) >= 12 and all(r.average_score for r in result.rows if r.done)
+    flagged = rates.under_controlled(manager)
+    assert [r.units_count <= 30 for r, _last, _due in flagged] == [True]
+    contractor = User.objects.get(username="prestataire")
+    assert Rework.objects.filter(
+        provider=contractor.provider, status=Rework.Status.REQUESTED
+    ).exists()
+    statuses = set(Penalty.objects.values_list("status", flat=True))
+    assert statuses == {"proposed", "contested", "confirmed", "waived"}

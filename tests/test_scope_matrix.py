@@ -200,3 +200,99 @@ def test_search_answers_only_inside_the_scope(estate, cast, username):
             continue
         found = {hit["residence_id"] for hit in response.json()["items"]}
         assert (getattr(estate, residence).pk in found) == (username in who), (residence, name)
+
+
+# --- inspections: visits, answers, photos, rework and penalties follow the same table ----------
+
+# Who sees the inspection records of Le Moulin, cleaned by the contractor's company.
+INSPECTION_VISIBILITY = {"advisor", "admin", "contractor"}
+
+
+@pytest.fixture
+def moulin_inspection(estate, settings, tmp_path):
+    """A finished visit at Le Moulin with a photo, a rework and a proposed penalty."""
+    import io
+    import uuid
+
+    from PIL import Image
+
+    from backend.accounts.models import Role
+    from inspections import services
+    from inspections.models import Answer, Item
+    from tests.conftest import make_user
+
+    settings.MEDIA_ROOT = tmp_path
+    agent = make_user(
+        "agent_moulin", Role.AGENT, estate.organisation, sectors=[estate.sector_north_2]
+    )
+    visit = services.start_visit(agent, uuid.uuid4(), residence_id=estate.moulin.pk)
+    items = Item.objects.filter(zone__version=visit.grid_version)
+    services.record_answers(
+        agent,
+        visit.pk,
+        [
+            services.AnswerInput(uuid.uuid4(), item.pk, "major" if n == 0 else "compliant")
+            for n, item in enumerate(items)
+        ],
+    )
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "gray").save(picture, "JPEG")
+    first = Answer.objects.get(visit=visit, item=items[0])
+    photo = services.add_photo(
+        agent, uuid.uuid4(), picture.getvalue(), visit_id=visit.pk, answer_id=first.pk
+    )
+    services.finish_visit(agent, visit.pk)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inspections.models import Rework
+
+    Rework.objects.filter(pk=first.rework.pk).update(deadline=timezone.now() - timedelta(hours=1))
+    rework = services.recheck(agent, first.rework.pk, lifted=False)
+    return visit, photo, rework, rework.penalty
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_inspection_records_follow_the_scope(estate, cast, moulin_inspection, username):
+    from inspections.models import Answer, Penalty, Photo, Rework, Visit
+
+    visit, photo, rework, penalty = moulin_inspection
+    user = user_of(cast, username)
+    sees = username in INSPECTION_VISIBILITY
+    for model, pk in [
+        (Visit, visit.pk),
+        (Answer, rework.answer_id),
+        (Photo, photo.pk),
+        (Rework, rework.pk),
+        (Penalty, penalty.pk),
+    ]:
+        assert scoped(user, model).filter(pk=pk).exists() == sees, model.__name__
+    client = client_for(user)
+    for url in [
+        f"/api/inspections/visits/{visit.pk}",
+        "/api/inspections/reworks",
+        "/api/inspections/penalties",
+    ]:
+        response = client.get(url)
+        if user is None:
+            assert response.status_code == 401
+        elif url.endswith(str(visit.pk)):
+            assert response.status_code == (200 if sees else 404), url
+        else:
+            assert (response.json()["count"] == 1) == sees, url
+    photo_page = client.get(f"/fichiers/inspections/photo/image/{photo.pk}/")
+    if user is None:
+        assert photo_page.status_code in (302, 401)
+    else:
+        assert photo_page.status_code == (200 if sees else 404)
+    # Staff pages: out of scope is a 404; the provider has its own pages.
+    staff_page = client.get(f"/controles/reprises/{rework.pk}/")
+    provider_page = client.get(f"/prestataire/reprises/{rework.pk}/")
+    if user is None:
+        assert staff_page.status_code == provider_page.status_code == 302
+    elif username == "contractor":
+        assert staff_page.status_code == 403 and provider_page.status_code == 200
+    else:
+        assert staff_page.status_code == (200 if sees else 404)
+        assert provider_page.status_code == 403

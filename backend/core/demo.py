@@ -4,7 +4,7 @@ role. Loaded once by `manage.py load_demo` (make run); a second run changes noth
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -383,6 +383,7 @@ class _Builder:
             self.residence_content(organisation, residence)
         self.users(organisation, north, south)
         self.templates(organisation)
+        self.inspection_history(organisation)
 
     def residence_content(self, organisation, residence):
         rng = self.rng
@@ -682,6 +683,204 @@ class _Builder:
                 sector = m.Sector.objects.create(agency=agency, name=f"Secteur {prefix} {number}")
                 sector.residences.set(chunk)
 
+    def inspection_history(self, organisation):
+        """A year of inspections: visits at each residence's frequency with realistic scores,
+        rework (most lifted, some late or not lifted), penalties (confirmed, waived, one
+        contested and one proposed), and one small residence left uninspected for months."""
+        from decimal import Decimal
+
+        from django.utils import timezone
+
+        from backend.estate.models import ContractSite, ProviderContract
+        from inspections.grids import ensure_default_grid
+        from inspections.models import Answer, Item, Penalty, Rework, Visit
+
+        rng = self.rng
+        version = ensure_default_grid().current
+        items = list(Item.objects.filter(zone__version=version).order_by("zone__order", "order"))
+        today = timezone.localdate()
+        now = timezone.now()
+        agents = {}
+        for agent in User.objects.filter(role=Role.AGENT, organisation=organisation).order_by(
+            "username"
+        ):
+            for sector in agent.sectors.all():
+                for residence_id in sector.residences.values_list("pk", flat=True):
+                    agents.setdefault(residence_id, agent)
+        cleaning = {}
+        for site in ContractSite.objects.select_related("contract"):
+            if "cleaning" in site.contract.categories:
+                cleaning[site.residence_id] = site.contract
+        residences = list(m.Residence.objects.filter(organisation=organisation).order_by("code"))
+        forgotten = min((r for r in residences if r.units_count <= 30), key=lambda r: r.code)
+        visits, answers, reworks = [], [], []
+        for residence in residences:
+            interval = residence.inspection_frequency
+            contract = cleaning.get(residence.pk)
+            quality = rng.uniform(0.80, 0.97)  # some sites are kept better than others
+            day = today - timedelta(days=365) + timedelta(days=rng.randint(0, interval - 1))
+            stop = (
+                today - timedelta(days=100)
+                if residence.pk == forgotten.pk
+                else today - timedelta(days=1)
+            )
+            while day <= stop:
+                if day.weekday() == 6:
+                    day += timedelta(days=1)
+                finished = timezone.make_aware(datetime.combine(day, time(9, rng.randint(0, 59))))
+                visit = Visit(
+                    organisation=organisation,
+                    residence=residence,
+                    grid_version=version,
+                    contract=contract,
+                    agent=agents.get(residence.pk),
+                    planned_for=day,
+                    status=Visit.Status.DONE,
+                    started_at=finished - timedelta(minutes=25),
+                    finished_at=finished,
+                    joint=rng.random() < 0.08,
+                )
+                points = maximum = Decimal(0)
+                critical_failed = False
+                for item in items:
+                    roll = rng.random()
+                    value = (
+                        "compliant"
+                        if roll < quality
+                        else "minor"
+                        if roll < quality + (1 - quality) * 0.7
+                        else "major"
+                    )
+                    if item.zone.name == "Ascenseur" and residence.units_count < 80:
+                        value = "na"
+                    if value != "na":
+                        maximum += item.weight
+                        points += (
+                            item.weight
+                            * {"compliant": 1, "minor": Decimal("0.5"), "major": 0}[value]
+                        )
+                        critical_failed |= item.critical and value != "compliant"
+                    cause = (
+                        ""
+                        if value in ("compliant", "na")
+                        else ("damage" if rng.random() < 0.15 else "service")
+                    )
+                    answer = Answer(
+                        visit=visit,
+                        item=item,
+                        value=value,
+                        cause=cause,
+                        answered_at=finished,
+                        comment="Traces au sol" if value == "major" else "",
+                    )
+                    answers.append(answer)
+                    if value == "major" and cause == "service" and contract:
+                        requested = finished
+                        deadline = requested + timedelta(hours=contract.rework_deadline_hours)
+                        late = rng.random() < 0.2
+                        done = (
+                            deadline + timedelta(hours=rng.randint(6, 90))
+                            if late
+                            else requested
+                            + timedelta(hours=rng.randint(4, contract.rework_deadline_hours - 1))
+                        )
+                        lifted = rng.random() < 0.9
+                        reworks.append(
+                            Rework(
+                                visit=visit,
+                                answer=answer,
+                                residence=residence,
+                                contract=contract,
+                                provider_id=contract.provider_id,
+                                requested_at=requested,
+                                deadline=deadline,
+                                done_at=min(done, now),
+                                provider_comment="Repassé",
+                                status=Rework.Status.LIFTED if lifted else Rework.Status.NOT_LIFTED,
+                                checked_at=min(done + timedelta(hours=20), now),
+                            )
+                        )
+                visit.score = (points * 100 / maximum).quantize(Decimal("0.1")) if maximum else None
+                visit.critical_failed = critical_failed
+                visit.answered = sum(a.value != "na" for a in answers[-len(items) :])
+                visit.defects = sum(a.value in ("minor", "major") for a in answers[-len(items) :])
+                visit.passed = not critical_failed and visit.score is not None and visit.score >= 80
+                visits.append(visit)
+                day += timedelta(days=interval)
+        Visit.objects.bulk_create(visits, batch_size=500)
+        Answer.objects.bulk_create(answers, batch_size=2000)
+        Rework.objects.bulk_create(reworks, batch_size=500)
+        contracts = {c.pk: c for c in ProviderContract.objects.all()}
+        penalties = []
+        for n, rework in enumerate(
+            r for r in reworks if r.status == Rework.Status.NOT_LIFTED or r.done_at > r.deadline
+        ):
+            contract = contracts[rework.contract_id]
+            end = rework.checked_at if rework.status == Rework.Status.NOT_LIFTED else rework.done_at
+            days = max(1, (end - rework.deadline).days + 1)
+            amount = contract.penalty_per_day * days
+            if contract.penalty_cap is not None:
+                amount = min(amount, contract.penalty_cap)
+            if amount <= 0:
+                continue
+            proposed = rework.checked_at
+            status = Penalty.Status.CONFIRMED if n % 5 else Penalty.Status.WAIVED
+            penalties.append(
+                Penalty(
+                    rework=rework,
+                    residence_id=rework.residence_id,
+                    contract=contract,
+                    provider_id=rework.provider_id,
+                    reason=Penalty.Reason.NOT_LIFTED
+                    if rework.status == Rework.Status.NOT_LIFTED
+                    else Penalty.Reason.LATE,
+                    days_late=days,
+                    amount=amount,
+                    status=status,
+                    proposed_at=proposed,
+                    contest_until=proposed + timedelta(days=contract.contest_days),
+                    decided_at=proposed + timedelta(days=contract.contest_days + 1),
+                    decision_reason="Constat photo"
+                    if status == Penalty.Status.CONFIRMED
+                    else "Accord avec le prestataire",
+                )
+            )
+        # The two latest penalties are still open: one proposed (its contest period running),
+        # one contested by the provider and waiting for the manager's decision.
+        recent = sorted(penalties, key=lambda p: p.proposed_at)[-2:]
+        for p, status in zip(
+            recent, [Penalty.Status.CONTESTED, Penalty.Status.PROPOSED], strict=False
+        ):
+            p.status, p.decided_at, p.decision_reason = status, None, ""
+            p.proposed_at = now - timedelta(days=3 if status == Penalty.Status.CONTESTED else 1)
+            p.contest_until = p.proposed_at + timedelta(days=p.contract.contest_days)
+            if status == Penalty.Status.CONTESTED:
+                p.contest_text = (
+                    "Notre équipe est passée dans les délais : voir notre bon d'intervention."
+                )
+                p.contested_at = p.proposed_at + timedelta(days=1)
+        Penalty.objects.bulk_create(penalties, batch_size=500)
+        # Open rework for the provider's login to answer.
+        open_visit = next(
+            v
+            for v in reversed(visits)
+            if v.contract_id and v.contract.provider_id == self.cleaning_north.pk
+        )
+        answer = next(a for a in answers if a.visit_id == open_visit.pk and a.value != "na")
+        Answer.objects.filter(pk=answer.pk).update(
+            value="major", cause="service", comment="Sol du hall non lavé"
+        )
+        if not Rework.objects.filter(answer_id=answer.pk).exists():
+            Rework.objects.create(
+                visit=open_visit,
+                answer_id=answer.pk,
+                residence=open_visit.residence,
+                contract=open_visit.contract,
+                provider_id=open_visit.contract.provider_id,
+                requested_at=now - timedelta(hours=3),
+                deadline=now + timedelta(hours=45),
+            )
+
     def templates(self, organisation):
         from messaging.models import Template, TemplateVariant
 
@@ -746,6 +945,28 @@ class _Builder:
                 sms_body=sms_body,
                 email_subject=subject,
                 email_text=text,
+            )
+        for key, name, sms_body in [
+            (
+                "proprete-controle",
+                "Contrôle de propreté conforme",
+                "Bonjour, la propreté des parties communes de {{ residence }} a été vérifiée aujourd'hui et "
+                "trouvée conforme. Merci de contribuer à la propreté de votre immeuble. {{ agence }}",
+            ),
+            (
+                "reprise-levee",
+                "Reprise levée",
+                "Bonjour, un défaut de propreté relevé dans les parties communes de {{ residence }} a été "
+                "corrigé par le prestataire et vérifié par notre agent. {{ agence }}",
+            ),
+        ]:
+            template, _created = Template.objects.get_or_create(
+                organisation=organisation,
+                key=key,
+                defaults={"name": name, "purpose": "information", "channels": "sms"},
+            )
+            TemplateVariant.objects.update_or_create(
+                template=template, language="fr", defaults={"sms_body": sms_body}
             )
         english = Template.objects.get(organisation=organisation, key="ascenseur-panne")
         TemplateVariant.objects.create(

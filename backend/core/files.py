@@ -46,7 +46,7 @@ def protected_url(instance: Model, field: str) -> str:
 
 
 @require_GET
-def serve(request, app_label: str, model_name: str, field: str, pk: int):
+def serve(request, app_label: str, model_name: str, field: str, pk: str):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     entry = _REGISTRY.get(f"{app_label}.{model_name}.{field}")

@@ -772,6 +772,13 @@ class ProviderContract(models.Model):
     penalty_cap = models.DecimalField(
         _("penalty cap per rework (€)"), max_digits=9, decimal_places=2, null=True, blank=True
     )
+    contest_days = models.PositiveSmallIntegerField(
+        _("days to contest a penalty"),
+        default=15,
+        help_text=_(
+            "Public-procurement contracts let the provider answer before a penalty applies."
+        ),
+    )
     residences = models.ManyToManyField(
         Residence,
         through="ContractSite",

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class InspectionsConfig(AppConfig):
+    name = "inspections"
+    verbose_name = _("Inspections")
+
+    def ready(self):
+        from backend.accounts.models import Role
+        from backend.core import files, navigation
+        from inspections.models import Photo, Visit
+
+        files.register(Photo, "image")
+        files.register(Photo, "thumbnail")
+        files.register(Visit, "signature")
+        files.register(Visit, "report")
+        staff = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
+        navigation.add(_("Inspections"), "inspections:dashboard", roles=staff, order=30)
+        navigation.add(_("Rework"), "inspections:provider-home", roles={Role.CONTRACTOR}, order=30)
