@@ -620,20 +620,27 @@ def rework_from_link(token: str) -> Rework:
     return rework
 
 
-def _provider_contacts(provider):
-    from messaging.services import Contact
+def _tell_provider(provider, *, title: str, residence, about, subject: str, text: str) -> None:
+    """An e-mail to the provider's address and its users' (in the caller's transaction)."""
+    from messaging.services import Contact, Texts, notify_contacts
 
-    return [Contact(provider.name, provider.email)] + [
+    contacts = [Contact(provider.name, provider.email)] + [
         Contact(u.display_name, u.email)
         for u in provider.users.filter(is_active=True).exclude(email="")
     ]
+    notify_contacts(
+        contacts,
+        title=title,
+        residence=residence,
+        about=about,
+        texts=Texts(email_subject=subject, email_text=text),
+    )
 
 
 @_in_french
 def notify_provider_of_reworks(visit: Visit, reworks: list[Rework]) -> None:
     """One message to the provider (its address and its users') for the reworks of a visit,
     each with its personal link."""
-    from messaging.services import Texts, notify_contacts
 
     zone = visit.residence.organisation.zone
     items = Item.objects.in_bulk([r.answer.item_id for r in reworks])
@@ -652,19 +659,17 @@ def notify_provider_of_reworks(visit: Visit, reworks: list[Rework]) -> None:
             }
             + (f"\n  {rework.answer.comment}" if rework.answer.comment else "")
         )
-    notify_contacts(
-        _provider_contacts(visit.contract.provider),
+    _tell_provider(
+        visit.contract.provider,
         title=_("Rework request"),
         residence=visit.residence,
         about=visit,
-        texts=Texts(
-            email_subject=_("Rework requested at {{ residence }}"),
-            email_text=_(
-                "Hello,\n\nThe inspection of {{ residence }} found what follows. Please fix it and "
-                "answer from each link:\n\n%(lines)s\n\n{{ bailleur }}"
-            )
-            % {"lines": "\n".join(lines)},
-        ),
+        subject=_("Rework requested at {{ residence }}"),
+        text=_(
+            "Hello,\n\nThe inspection of {{ residence }} found what follows. Please fix it and "
+            "answer from each link:\n\n%(lines)s\n\n{{ bailleur }}"
+        )
+        % {"lines": "\n".join(lines)},
     )
 
 
@@ -773,28 +778,24 @@ def _propose_penalty(rework: Rework) -> Penalty | None:
 
 @_in_french
 def _notify_penalty(penalty: Penalty) -> None:
-    from messaging.services import Texts, notify_contacts
 
-    contacts = _provider_contacts(penalty.provider)
     until = timezone.localtime(penalty.contest_until, penalty.residence.organisation.zone)
-    notify_contacts(
-        contacts,
+    _tell_provider(
+        penalty.provider,
         title=_("Proposed penalty"),
         residence=penalty.residence,
         about=penalty,
-        texts=Texts(
-            email_subject=_("Proposed penalty at {{ residence }}"),
-            email_text=_(
-                "Hello,\n\nA penalty of %(amount)s € is proposed at {{ residence }} (%(reason)s). You may "
-                "contest it until %(until)s from your page: %(link)s\n\n{{ bailleur }}"
-            )
-            % {
-                "amount": penalty.amount,
-                "reason": penalty.get_reason_display(),
-                "until": until.strftime("%d/%m/%Y"),
-                "link": settings.SITE_URL + reverse("inspections:provider-home"),
-            },
-        ),
+        subject=_("Proposed penalty at {{ residence }}"),
+        text=_(
+            "Hello,\n\nA penalty of %(amount)s € is proposed at {{ residence }} (%(reason)s). You may "
+            "contest it until %(until)s from your page: %(link)s\n\n{{ bailleur }}"
+        )
+        % {
+            "amount": penalty.amount,
+            "reason": penalty.get_reason_display(),
+            "until": until.strftime("%d/%m/%Y"),
+            "link": settings.SITE_URL + reverse("inspections:provider-home"),
+        },
     )
 
 
@@ -937,25 +938,22 @@ def build_report(visit_id: str) -> None:
         visit.save(update_fields=["report"])
         if visit.contract_id:
             from backend.core.files import protected_url
-            from messaging.services import Texts, notify_contacts
 
-            notify_contacts(
-                _provider_contacts(visit.contract.provider),
+            _tell_provider(
+                visit.contract.provider,
                 title=_("Joint inspection report"),
                 residence=visit.residence,
                 about=visit,
-                texts=Texts(
-                    email_subject=_("Joint inspection report — {{ residence }}"),
-                    email_text=_(
-                        "Hello,\n\nThe report of the joint inspection of %(date)s at {{ residence }}, signed by "
-                        "%(signatory)s, is available: %(link)s\n\n{{ bailleur }}"
-                    )
-                    % {
-                        "date": timezone.localtime(visit.finished_at).strftime("%d/%m/%Y"),
-                        "signatory": visit.signatory_name,
-                        "link": settings.SITE_URL + protected_url(visit, "report"),
-                    },
-                ),
+                subject=_("Joint inspection report — {{ residence }}"),
+                text=_(
+                    "Hello,\n\nThe report of the joint inspection of %(date)s at {{ residence }}, signed by "
+                    "%(signatory)s, is available: %(link)s\n\n{{ bailleur }}"
+                )
+                % {
+                    "date": timezone.localtime(visit.finished_at).strftime("%d/%m/%Y"),
+                    "signatory": visit.signatory_name,
+                    "link": settings.SITE_URL + protected_url(visit, "report"),
+                },
             )
 
 

@@ -150,13 +150,17 @@ def test_files_that_are_not_images_are_refused(estate, agent_b, data, message):
     assert not Photo.objects.exists()
 
 
-def test_a_100_megapixel_image_is_refused_before_it_is_decoded(estate, agent_b):
+def test_a_100_megapixel_image_is_refused_before_it_is_decoded(estate, agent_b, monkeypatch):
     visit = services.start_visit(agent_b, uuid.uuid4(), residence_id=estate.moulin.pk)
     bomb = io.BytesIO()
     Image.new("1", (10000, 10000)).save(bomb, "PNG")  # a small file that decodes to 100 MP
+    decoded = []
+    real_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or real_load(self))
     with pytest.raises(ImageRefused) as info:
         services.add_photo(agent_b, uuid.uuid4(), bomb.getvalue(), visit_id=visit.pk)
     assert "pixels" in info.value.message
+    assert not decoded  # only the header was read
 
 
 def test_a_finished_visit_is_scored_and_its_major_failures_become_rework(
