@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.core",
     "backend.estate",
     "backend.accounts",
+    "backend.sync.apps.SyncConfig",
     "messaging.apps.MessagingConfig",
     "inspections.apps.InspectionsConfig",
 ]

@@ -9,8 +9,10 @@ class InspectionsConfig(AppConfig):
     def ready(self):
         from backend.accounts.models import Role
         from backend.core import files, navigation
+        from inspections import sync
         from inspections.models import Photo, Visit
 
+        sync.register()
         files.register(Photo, "image")
         files.register(Photo, "thumbnail")
         files.register(Visit, "signature")

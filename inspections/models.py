@@ -94,6 +94,11 @@ class GridVersion(models.Model):
     def __str__(self):
         return f"{self.grid} v{self.number}"
 
+    @classmethod
+    def scope_queryset(cls, user, queryset, residences):
+        """A version is seen by whoever sees its grid."""
+        return queryset.filter(grid__in=Grid.scope_queryset(user, Grid.objects.all(), residences))
+
 
 class Zone(models.Model):
     version = models.ForeignKey(GridVersion, on_delete=models.CASCADE, related_name="zones")

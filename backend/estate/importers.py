@@ -311,6 +311,9 @@ class Importer:
                 updated, [*sorted(names), *self.derived_fields], batch_size=CHUNK
             )
         self.after_save(created, updated)
+        from backend.sync.records import record_objects
+
+        record_objects([*created, *updated])  # bulk writes skip the signals that feed phones
         return len(created), len(updated), unchanged
 
     def after_save(self, created, updated) -> None:

@@ -934,6 +934,12 @@ def cascade(*, residences=(), buildings=(), entrances=()) -> None:
                 Entrance.objects.filter(pk=OuterRef("entrance_id")).values("building_id")[:1]
             ),
         )
+    if entrances or buildings:
+        from backend.sync.records import record_objects
+
+        # Moved with their building: phones of the old and the new residence must hear of it.
+        record_objects(list(touched_entrances), moved=True)
+        record_objects(list(Unit.objects.filter(entrance__in=touched_entrances)), moved=True)
     units = Unit.objects.filter(Q(residence_id__in=residences) | Q(entrance__in=touched_entrances))
     Lease.objects.filter(unit__in=units).update(
         residence_id=Subquery(
