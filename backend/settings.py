@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "pwa",  # django-pwa: the agents' app manifest (its sources are in the project's pwa/ folder)
     "django_q",
     "csp",
     "backend.core",
@@ -91,7 +92,7 @@ WSGI_APPLICATION = "backend.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "backend" / "templates"],
+        "DIRS": [BASE_DIR / "backend" / "templates", BASE_DIR / "pwa" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -192,7 +193,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "backend" / "static"]
+STATICFILES_DIRS = [BASE_DIR / "backend" / "static", BASE_DIR / "pwa" / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media"))).resolve()
 # Uploaded files are never served from a public URL: backend.core.files checks scope first.
 MEDIA_URL = "/fichiers/"
@@ -203,7 +204,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if TESTING or DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "backend.core.storage.StaticStorage"
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -314,3 +315,29 @@ PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000, minimum=1_000_000)
 PHOTO_MAX_SIDE = env_int("PHOTO_MAX_SIDE", 1600, minimum=320)
 PHOTO_THUMBNAIL_SIDE = env_int("PHOTO_THUMBNAIL_SIDE", 320, minimum=64)
 PHOTO_RETENTION_DAYS = env_int("PHOTO_RETENTION_DAYS", 3 * 365, minimum=30)
+
+# --- The agents' app (django-pwa reads these at import: docs/sync.md) ------------------------
+PWA_APP_NAME = "Ronde — terrain"
+PWA_APP_DESCRIPTION = "Tournées, contrôles et reprises des agents de proximité, hors ligne."
+PWA_APP_START_URL = "/terrain/"
+PWA_APP_SCOPE = "/terrain/"
+PWA_APP_FETCH_URL = "/terrain/"
+PWA_APP_DISPLAY = "standalone"
+PWA_APP_ORIENTATION = "portrait"
+PWA_APP_THEME_COLOR = "#153f70"
+PWA_APP_BACKGROUND_COLOR = "#ffffff"
+PWA_APP_LANG = "fr-FR"
+PWA_APP_DIR = "ltr"
+PWA_APP_DEBUG_MODE = False
+PWA_APP_ICONS = [
+    {"src": "/static/terrain/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+    {"src": "/static/terrain/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+    {
+        "src": "/static/terrain/icons/maskable-512.png",
+        "sizes": "512x512",
+        "type": "image/png",
+        "purpose": "maskable",
+    },
+]
+PWA_APP_ICONS_APPLE = [{"src": "/static/terrain/icons/icon-192.png", "sizes": "192x192"}]
+PWA_APP_SPLASH_SCREEN = []

@@ -7,6 +7,8 @@ from backend.api import api
 from backend.core import files
 from backend.core import views as core_views
 from backend.estate import views as estate_views
+from backend.sync import views as sync_views
+from pwa import views as pwa_views
 
 admin.site.site_header = _("Ronde administration")
 admin.site.site_title = _("Ronde")
@@ -27,6 +29,9 @@ urlpatterns = [
         name="protected-file",
     ),
     path("favicon.ico", core_views.favicon),
+    path("terrain/", sync_views.shell, name="terrain"),
+    path("terrain/sw.js", sync_views.service_worker, name="terrain-sw"),
+    path("manifest.json", pwa_views.manifest, name="manifest"),
     path("", include("messaging.urls")),
     path("", include("inspections.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

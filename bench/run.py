@@ -9,7 +9,13 @@
 4. inspection rates: the manager's rates over 1,000,000 answers spread over 5 years, on SQLite
    and PostgreSQL, against a plain COUNT(*) of the same table (bench/inspection_rates.py).
 
-`python bench/run.py units` (or outbox, send, rates) runs one of them.
+5. sync pulls: the agents' app's first pull of a sector of 30 residences / 3,000 units (server
+   time, size gzipped), and a delta with one change over 10,000 vs 1,000,000 rows of history
+   (bench/sync_pull.py), on SQLite and PostgreSQL.
+6. app shell: the agents' app's JS + CSS gzipped, and a Lighthouse run (mobile) of /terrain/
+   served by gunicorn as in production (Lighthouse fetched by npx on first use).
+
+`python bench/run.py units` (or outbox, send, rates, pull, app) runs one of them.
 """
 
 import http.client
@@ -230,11 +236,133 @@ def inspection_rates() -> dict:
     return results
 
 
+def engines() -> list[tuple[str, dict]]:
+    found = [("sqlite", {})]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        found.append(("postgres", {"DATABASE_URL": os.environ["TEST_POSTGRES_URL"]}))
+    else:
+        print("\n(no TEST_POSTGRES_URL: SQLite only; `make bench` starts PostgreSQL)")
+    return found
+
+
+def sync_pull() -> dict:
+    """The agents' app's first pull and a one-change delta over a small and a huge history."""
+    results = {}
+    for engine, extra in engines():
+        out = subprocess.run(
+            [PY, str(ROOT / "bench" / "sync_pull.py"), engine],
+            cwd=ROOT,
+            env={**os.environ, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    print()
+    print("Sync pulls: a sector of 30 residences / 3,000 units (server time through the API)")
+    for engine, r in results.items():
+        print(f"  {engine}")
+        print(
+            f"    first pull      {r['first_pull_seconds']:>8} s  {r['first_pull_pages']} pages, "
+            f"{r['first_pull_records']} records, {r['first_pull_kb']} KB, "
+            f"{r['first_pull_gzip_kb']} KB gzipped (budget 1 s, 300 KB)"
+        )
+        print(
+            f"    delta, 1 change over 10,000 rows    {r['delta_10000_seconds']:>8} s "
+            f"({r['delta_10000_queries']} queries)"
+        )
+        print(
+            f"    delta, 1 change over 1,000,000 rows {r['delta_1000000_seconds']:>8} s "
+            f"({r['delta_1000000_queries']} queries)   ratio {r['delta_ratio_1m_over_10k']}"
+        )
+    return results
+
+
+def app_shell() -> dict:
+    """The shell's weight (what the service worker caches, minus the icons) and Lighthouse."""
+    import gzip
+
+    static = ROOT / "pwa" / "static" / "terrain"
+    files = sorted([*static.glob("*.js"), *static.glob("*.css")])
+    shell_gz = sum(len(gzip.compress(f.read_bytes(), 9)) for f in files)
+    result = {
+        "shell_files": [f.name for f in files],
+        "shell_js_css_gzip_kb": round(shell_gz / 1024, 1),
+    }
+    print()
+    print(f"App shell: JS + CSS {result['shell_js_css_gzip_kb']} KB gzipped (budget 100 KB)")
+    with tempfile.TemporaryDirectory(prefix="ronde-bench-") as data_dir:
+        env = dict(
+            os.environ,
+            RONDE_DATA_DIR=data_dir,
+            DEBUG="false",
+            DATABASE_URL=f"sqlite:///{data_dir}/db.sqlite3",
+        )
+        env.pop("RONDE_TESTING", None)
+        manage(env, "migrate", "--verbosity", "0")
+        manage(env, "collectstatic", "--no-input", "--verbosity", "0")
+        port = free_port()
+        server = subprocess.Popen(
+            [PY, "-m", "gunicorn", "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_up(port)
+            report = Path(data_dir) / "lighthouse.json"
+            subprocess.run(
+                [
+                    "npx",
+                    "--yes",
+                    "lighthouse@12.8.2",
+                    f"http://127.0.0.1:{port}/terrain/",
+                    "--only-categories=performance,accessibility,best-practices",
+                    "--form-factor=mobile",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--quiet",
+                    "--chrome-flags=--headless --no-sandbox --disable-gpu --no-first-run "
+                    "--disable-background-networking --disable-component-update --disable-sync",
+                ],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium"),
+                },
+                check=True,
+            )
+            data = json.loads(report.read_text())
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    for name, category in data["categories"].items():
+        if category.get("score") is not None:
+            result[f"lighthouse_{name}"] = round(category["score"] * 100)
+    audits = data["audits"]
+    for audit in ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time"):
+        result[audit] = audits[audit]["displayValue"]
+    print(
+        "Lighthouse 12.8.2 (mobile, simulated throttling): "
+        + ", ".join(
+            f"{k.removeprefix('lighthouse_')} {v}"
+            for k, v in result.items()
+            if k.startswith("lighthouse_")
+        )
+        + f"; FCP {result['first-contentful-paint']}, LCP {result['largest-contentful-paint']}"
+        + " (budget: performance 90, accessibility 100)"
+    )
+    return result
+
+
 BENCHMARKS = {
     "units": units_list,
     "outbox": outbox_write,
     "send": send_throughput,
     "rates": inspection_rates,
+    "pull": sync_pull,
+    "app": app_shell,
 }
 
 

@@ -28,12 +28,14 @@ from backend.accounts.scoping import get_scoped_or_404, scoped
 from backend.core import images
 from backend.core.errors import Conflict, ServiceError
 from backend.estate.models import ContractSite, Entrance, ProviderContract, Residence, WorkCategory
+from backend.sync.records import record_objects
 from inspections import scoring
 from inspections.grids import ensure_default_grid
 from inspections.models import (
     Answer,
     ControlAlert,
     Grid,
+    GridVersion,
     Item,
     Penalty,
     Photo,
@@ -204,10 +206,12 @@ def mark_missed(today: date | None = None) -> int:
     for visit in Visit.objects.filter(
         status=Visit.Status.PLANNED, planned_for__lt=today
     ).select_related("residence"):
-        if visit.planned_for + timedelta(days=visit.residence.inspection_frequency) <= today:
-            Visit.objects.filter(pk=visit.pk, status=Visit.Status.PLANNED).update(
-                status=Visit.Status.MISSED
-            )
+        if visit.planned_for + timedelta(days=visit.residence.inspection_frequency) > today:
+            continue
+        if Visit.objects.filter(pk=visit.pk, status=Visit.Status.PLANNED).update(
+            status=Visit.Status.MISSED
+        ):
+            record_objects([visit])  # an update() skips the signals that feed phones
             missed += 1
     return missed
 
@@ -253,6 +257,7 @@ def start_visit(
     entrance_id: int | None = None,
     joint: bool = False,
     category: str = WorkCategory.CLEANING,
+    grid_version_id: int | None = None,
 ) -> Visit:
     """Start a planned visit, or an unplanned one with the id the phone made, of a category
     (cleaning by default; a lift or green-space control takes that contract and grid). Sending
@@ -284,6 +289,11 @@ def start_visit(
         if entrance is None:
             raise ValidationError({"entrance_id": [_("This entrance is not in the residence.")]})
     contract = contract_for(residence, category)
+    version = grid_for(residence, contract, category)
+    if grid_version_id and grid_version_id != version.pk:
+        # The phone answered offline with the version it had: keep it if it is of the same grid.
+        older = GridVersion.objects.filter(pk=grid_version_id, grid_id=version.grid_id).first()
+        version = older or version
     try:
         with transaction.atomic():
             return Visit.objects.create(
@@ -291,7 +301,7 @@ def start_visit(
                 organisation_id=residence.organisation_id,
                 residence=residence,
                 entrance=entrance,
-                grid_version=grid_for(residence, contract, category),
+                grid_version=version,
                 contract=contract,
                 agent=user,
                 joint=joint,
@@ -562,6 +572,7 @@ def _create_reworks(visit: Visit, answers: list[Answer], user) -> list[Rework]:
         if a.pk not in already
     ]
     Rework.objects.bulk_create(reworks)
+    record_objects(reworks)  # bulk_create() skips the signals that feed phones
     if reworks:
         notify_provider_of_reworks(visit, reworks)
     return reworks

@@ -96,7 +96,25 @@ def serialize_grid(version: GridVersion) -> dict:
     }
 
 
+def serialize_site(residence) -> dict:
+    """What a phone needs to start a visit offline: the grid that applies to the site."""
+    contract = services.contract_for(residence)
+    version = services.grid_for(residence, contract)
+    return {"grid": version.grid_id, "provider": contract.provider.name if contract else None}
+
+
 def register() -> None:
+    from backend.estate.models import Residence
+
+    records.register(
+        records.RecordType(
+            kind="site",
+            model=Residence,
+            residence="pk",
+            serialize=serialize_site,
+            related=("organisation",),
+        )
+    )
     records.register(
         records.RecordType(
             kind="grid",
@@ -159,6 +177,7 @@ def start(user, record_id, data):
         entrance_id=data.get("entrance"),
         joint=bool(data.get("joint")),
         category=data.get("category") or "cleaning",
+        grid_version_id=data.get("grid"),
     )
     return current_visit(user, visit.pk)
 

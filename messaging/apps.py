@@ -11,6 +11,9 @@ class MessagingConfig(AppConfig):
 
         from backend.accounts.models import Role
         from backend.core import navigation
+        from messaging import sync
+
+        sync.register()
 
         if settings.SMS_TRANSPORT == "twilio":
             from messaging.transports.twilio_sms import check_configuration

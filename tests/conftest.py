@@ -403,3 +403,39 @@ def zone_where(*, night: bool) -> str:
         if ok:
             return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
     raise AssertionError("no such zone")
+
+
+# --- the agents' app ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def field(estate, settings, tmp_path):
+    """An agent of Le Moulin, the default grid (flushed by transactional tests), two photos."""
+    from PIL import Image
+
+    from inspections.grids import ensure_default_grid
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    ensure_default_grid()
+    agent = make_user("agent_b", Role.AGENT, estate.organisation, sectors=[estate.sector_north_2])
+    photos = []
+    for n, colour in enumerate(["red", "navy"]):
+        path = tmp_path / f"photo-{n}.jpg"
+        Image.new("RGB", (3000, 2000), colour).save(path, "JPEG", quality=95)
+        photos.append(path)
+    return agent, photos
+
+
+@pytest.fixture
+def noisy_photos(tmp_path):
+    """Photos that stay large once compressed (noise), so that they go in several chunks."""
+    from PIL import Image
+
+    paths = []
+    for n in range(2):
+        path = tmp_path / f"noise-{n}.jpg"
+        Image.frombytes("RGB", (1800, 1200), os.urandom(1800 * 1200 * 3)).save(
+            path, "JPEG", quality=95
+        )
+        paths.append(path)
+    return paths

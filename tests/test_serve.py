@@ -3,6 +3,7 @@ web server and the job worker, prints the URL and the logins, and Ctrl-C stops b
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,6 +72,7 @@ def test_serve_runs_web_and_worker_then_stops_both_on_ctrl_c(tmp_path):
         assert "responsable" in output and "ronde-demo-2026" in output
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/connexion/", timeout=5)
         assert "Se connecter" in page.read().decode()
+        assert_the_agents_app_is_served_hashed(f"http://127.0.0.1:{port}")
         workers = children_of(process.pid)
         assert len(workers) == 2
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
@@ -85,3 +87,25 @@ def test_serve_runs_web_and_worker_then_stops_both_on_ctrl_c(tmp_path):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def fetch(url) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local URL)
+        assert response.status == 200, url
+        return response.read().decode(errors="replace")
+
+
+def assert_the_agents_app_is_served_hashed(base):
+    """In production the app's modules import each other by their hashed names, which are the
+    ones the service worker caches: otherwise the app would not open offline."""
+    shell = fetch(f"{base}/terrain/")
+    app = re.search(r'src="(/static/terrain/app\.[0-9a-f]{12}\.js)"', shell)[1]
+    imports = re.findall(r'from "\./([^"]+)"', fetch(base + app))
+    assert imports and all(re.fullmatch(r"\w+\.[0-9a-f]{12}\.js", name) for name in imports)
+    worker = fetch(f"{base}/terrain/sw.js")
+    cached = json.loads(re.search(r"const ASSETS = (\[.*?\]);", worker)[1])
+    for name in imports:
+        assert f"/static/terrain/{name}" in cached
+    for url in cached:
+        fetch(base + url)
+    assert json.loads(fetch(f"{base}/manifest.json"))["scope"] == "/terrain/"

@@ -105,6 +105,36 @@ def test_the_first_pull_is_a_paged_snapshot_of_the_scope_only(estate, agent_b, m
     assert phone.residences == {estate.moulin.pk}
 
 
+def test_message_templates_of_the_scope_reach_the_phone_and_follow_their_texts(estate, agent_b):
+    from messaging.models import Template, TemplateVariant
+
+    def template(key, **level):
+        t = Template.objects.create(organisation=estate.organisation, key=key, name=key, **level)
+        TemplateVariant.objects.create(template=t, language="fr", sms_body=f"Texte {key}")
+        return t
+
+    everyone = template("info")
+    mine = template("moulin", residence=estate.moulin)
+    other = template("tilleuls", residence=estate.tilleuls)
+    south = template("sud", agency=estate.south)
+    phone = Phone(agent_b)
+    phone.pull()
+    assert set(phone.kinds("template")) == {str(everyone.pk), str(mine.pk)}
+    assert phone.kinds("template")[str(mine.pk)]["d"]["variants"][0]["sms"] == "Texte moulin"
+    variant = mine.variants.get()
+    variant.sms_body = "Nouveau texte"
+    variant.save()  # a variant's change is its template's
+    other.name = "renamed"
+    other.save()
+    south.is_active = True
+    south.save()
+    everyone.is_active = False
+    everyone.save()
+    phone.pull()
+    assert set(phone.kinds("template")) == {str(mine.pk)}  # inactive gone, others never came
+    assert phone.kinds("template")[str(mine.pk)]["d"]["variants"][0]["sms"] == "Nouveau texte"
+
+
 def test_deltas_bring_changes_and_tombstones(estate, agent_b):
     entrance = estate.moulin.entrances.get()
     unit = m.Unit.objects.create(entrance=entrance, code="CAVE-9", door="9")  # no lease
@@ -123,6 +153,8 @@ def test_deltas_bring_changes_and_tombstones(estate, agent_b):
 
 
 def test_a_rework_lifted_leaves_the_phone(estate, agent_b):
+    phone = Phone(agent_b)
+    phone.pull()  # before the visit: the rework must come as a delta (it is written in bulk)
     visit = services.start_visit(agent_b, uuid.uuid4(), residence_id=estate.moulin.pk)
     services.record_answers(
         agent_b,
@@ -133,13 +165,31 @@ def test_a_rework_lifted_leaves_the_phone(estate, agent_b):
         ],
     )
     services.finish_visit(agent_b, visit.pk)
-    phone = Phone(agent_b)
     phone.pull()
     rework = Rework.objects.get()
     assert phone.kinds("rework")[str(rework.pk)]["d"]["status"] == "requested"
     services.recheck(agent_b, rework.pk, lifted=True)
     phone.pull()
     assert str(rework.pk) not in phone.kinds("rework")
+
+
+def test_a_visit_marked_missed_reaches_the_phone(estate, agent_b):
+    estate.moulin.inspection_frequency = 7
+    estate.moulin.save()
+    visit = Visit.objects.create(
+        organisation=estate.organisation,
+        residence=estate.moulin,
+        grid_version=services.grid_for(estate.moulin, estate.cleaning_contract),
+        contract=estate.cleaning_contract,
+        agent=agent_b,
+        planned_for=timezone.localdate() - timedelta(days=7),
+    )
+    phone = Phone(agent_b)
+    phone.pull()
+    assert phone.kinds("visit")[str(visit.pk)]["d"]["status"] == "planned"
+    assert services.mark_missed() == 1
+    phone.pull()
+    assert phone.kinds("visit")[str(visit.pk)]["d"]["status"] == "missed"
 
 
 def test_a_residence_leaving_the_sector_arrives_as_tombstones(estate, agent_b):
@@ -197,13 +247,20 @@ def test_the_cursor_never_passes_a_change_still_being_written(estate, agent_b):
     phone.pull()
     slow_unit, fast_unit = estate.moulin.units.order_by("pk")[:2]
     written, release, done = threading.Event(), threading.Event(), threading.Event()
+    held = []
 
     def slow_writer():
         with transaction.atomic():
             slow_unit.door = "lent"
             slow_unit.save()
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+                    held.append(cursor.fetchone()[0])
             written.set()
-            release.wait(10)
+            # Held open until the pull is over (a loaded CI machine may be slow: the test
+            # fails below if the writer ever gave up before being released).
+            held.append(release.wait(120))
         connections.close_all()
         done.set()
 
@@ -219,12 +276,15 @@ def test_the_cursor_never_passes_a_change_still_being_written(estate, agent_b):
         phone.pull()
         assert phone.kinds("unit")[str(slow_unit.pk)]["d"]["door"] != "lent"
         if connection.vendor == "postgresql":
-            assert phone.cursor == before  # waits behind the open transaction
+            # Waits behind the open transaction: the cursor may pass older changes (a grid the
+            # first pull made, say), never the slow writer's transaction.
+            slow_txid = held[0]
+            assert int(before.split(".")[1]) <= int(phone.cursor.split(".")[1]) < slow_txid
             assert phone.kinds("unit")[str(fast_unit.pk)]["d"]["door"] != "vite"
     finally:
         release.set()
-        thread.join(10)
-    assert done.is_set()
+        thread.join(30)
+    assert done.is_set() and held[-1] is True
     phone.pull()  # nothing was passed over: both arrive
     assert phone.kinds("unit")[str(slow_unit.pk)]["d"]["door"] == "lent"
     if connection.vendor == "postgresql":
