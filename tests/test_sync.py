@@ -239,6 +239,11 @@ def test_a_delta_costs_the_same_whatever_the_history(estate, agent_b):
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
             plan = " ".join(str(row) for row in cursor.fetchall())
     assert "sync_change_cursor" in plan, plan
+    # A seek to the cursor, not a walk through the whole history in index order.
+    if connection.vendor == "postgresql":
+        assert "Index Cond: ((ROW(txid, id) > ROW(" in plan, plan
+    else:
+        assert "(txid=? AND id>?)" in plan, plan
 
 
 @pytest.mark.django_db(transaction=True)

@@ -122,25 +122,29 @@ def snapshot(user, cursor: str | None) -> Page:
 def changes_after(txid: int, change_id: int, limit: int, scope, organisation_id):
     """Feed rows after a position, final ones only, in the scope: a range scan of the
     `(txid, id)` index (a row-value comparison, which both databases read from the index)."""
-    table = Change._meta.db_table
-    # The table name is ours, the numbers go as parameters.
-    after = RawSQL(  # noqa: S611
-        f'("{table}"."txid", "{table}"."id") > (%s, %s)',
-        (txid, change_id),
-        output_field=BooleanField(),
-    )
-    return (
-        Change.objects.filter(after, txid__lt=limit)
-        .filter(
-            Q(residence_id__in=scope)
-            | Q(
-                residence_id__isnull=True,
-                organisation_id__in=[organisation_id] if organisation_id else [],
-            )
-            | Q(residence_id__isnull=True, organisation_id__isnull=True)
+    if connection.vendor == "postgresql":
+        table = Change._meta.db_table
+        # The table name is ours, the numbers go as parameters.
+        after = Change.objects.filter(
+            RawSQL(  # noqa: S611
+                f'("{table}"."txid", "{table}"."id") > (%s, %s)',
+                (txid, change_id),
+                output_field=BooleanField(),
+            ),
+            txid__lt=limit,
         )
-        .order_by("txid", "id")
-    )
+    else:
+        # SQLite: txid is always 0. Its planner turns a row-value comparison next to another
+        # bound on txid into a scan of the whole index; equality then a range on id is a seek.
+        after = Change.objects.filter(txid=0, id__gt=change_id)
+    return after.filter(
+        Q(residence_id__in=scope)
+        | Q(
+            residence_id__isnull=True,
+            organisation_id__in=[organisation_id] if organisation_id else [],
+        )
+        | Q(residence_id__isnull=True, organisation_id__isnull=True)
+    ).order_by("txid", "id")
 
 
 def delta(user, cursor: str, known: list[int] | None) -> Page:
