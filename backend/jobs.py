@@ -128,15 +128,8 @@ def _hand_over(pk: int, name: str, args: list, kwargs: dict, attempt: int) -> No
     taken = Job.objects.filter(pk=pk, status=Job.Status.WAITING).update(
         status=Job.Status.DISPATCHED, dispatched_at=timezone.now()
     )
-    if not taken:
-        return
-    try:
-        _send(name, args, kwargs, attempt, pk)
-    except Exception:
-        logger.exception("Could not hand job %s over to the queue; it will be sent again", name)
-        Job.objects.filter(pk=pk, status=Job.Status.DISPATCHED).update(
-            status=Job.Status.WAITING, dispatched_at=None
-        )
+    if taken:
+        _send_or_release(name, args, kwargs, attempt, pk)
 
 
 def enqueue_at(when, func: Callable | str, *args, **kwargs) -> "Job":
@@ -239,7 +232,10 @@ def _send_or_release(name: str, args: list, kwargs: dict, attempt: int, pk: int)
         _send(name, args, kwargs, attempt, pk)
     except Exception:
         logger.exception("Could not hand job %s over to the queue; it will be sent again", name)
-        Job.objects.filter(pk=pk).update(status=Job.Status.WAITING, dispatched_at=None)
+        # Back to waiting, unless a worker already took it.
+        Job.objects.filter(pk=pk, status=Job.Status.DISPATCHED).update(
+            status=Job.Status.WAITING, dispatched_at=None
+        )
 
 
 @periodic(minutes=24 * 60)

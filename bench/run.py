@@ -80,6 +80,28 @@ def measure(port: int, paths: list[str], headers: dict, rounds: int) -> tuple[fl
     return time.perf_counter() - start, requests, items
 
 
+def run_script(name: str, *args: str, env: dict | None = None) -> dict:
+    """Run a benchmark script of bench/ in its own process; its last line is its JSON result."""
+    out = subprocess.run(
+        [PY, str(ROOT / "bench" / name), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def engines() -> list[tuple[str, dict]]:
+    found = [("sqlite", {})]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        found.append(("postgres", {"DATABASE_URL": os.environ["TEST_POSTGRES_URL"]}))
+    else:
+        print("\n(no TEST_POSTGRES_URL: SQLite only; `make bench` starts PostgreSQL)")
+    return found
+
+
 def units_list() -> dict:
     with tempfile.TemporaryDirectory(prefix="ronde-bench-") as data_dir:
         env = dict(
@@ -162,14 +184,7 @@ def units_list() -> dict:
 def outbox_write() -> dict:
     results = {}
     for size in (20000, 100000):
-        out = subprocess.run(
-            [PY, str(ROOT / "bench" / "outbox_write.py"), str(size)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+        results[size] = run_script("outbox_write.py", str(size))
     print()
     print(
         "Campaign outbox write (render + insert, chunked commits) vs a raw bulk insert of the same rows"
@@ -183,14 +198,7 @@ def outbox_write() -> dict:
 
 
 def send_throughput() -> dict:
-    out = subprocess.run(
-        [PY, str(ROOT / "bench" / "send_throughput.py"), "300"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_script("send_throughput.py", "300")
     print()
     print("SMS sending against the Twilio double (real SDK), rate limit lifted")
     for key, value in result.items():
@@ -201,22 +209,9 @@ def send_throughput() -> dict:
 def inspection_rates() -> dict:
     """The manager's rates over 1,000,000 answers, on SQLite and (inside scripts/with-services.sh,
     as `make bench` runs it) on PostgreSQL."""
-    engines = [("sqlite", {})]
-    if os.environ.get("TEST_POSTGRES_URL"):
-        engines.append(("postgres", {"DATABASE_URL": os.environ["TEST_POSTGRES_URL"]}))
-    else:
-        print("\n(no TEST_POSTGRES_URL: rates on SQLite only; `make bench` starts PostgreSQL)")
-    results = {}
-    for engine, extra in engines:
-        out = subprocess.run(
-            [PY, str(ROOT / "bench" / "inspection_rates.py"), engine],
-            cwd=ROOT,
-            env={**os.environ, **extra},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {
+        engine: run_script("inspection_rates.py", engine, env=extra) for engine, extra in engines()
+    }
     print()
     print(
         "Inspection rates over ~1,000,000 answers (5 years), best of 3, vs SELECT COUNT(*) of the answers"
@@ -236,28 +231,9 @@ def inspection_rates() -> dict:
     return results
 
 
-def engines() -> list[tuple[str, dict]]:
-    found = [("sqlite", {})]
-    if os.environ.get("TEST_POSTGRES_URL"):
-        found.append(("postgres", {"DATABASE_URL": os.environ["TEST_POSTGRES_URL"]}))
-    else:
-        print("\n(no TEST_POSTGRES_URL: SQLite only; `make bench` starts PostgreSQL)")
-    return found
-
-
 def sync_pull() -> dict:
     """The agents' app's first pull and a one-change delta over a small and a huge history."""
-    results = {}
-    for engine, extra in engines():
-        out = subprocess.run(
-            [PY, str(ROOT / "bench" / "sync_pull.py"), engine],
-            cwd=ROOT,
-            env={**os.environ, **extra},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = {engine: run_script("sync_pull.py", engine, env=extra) for engine, extra in engines()}
     print()
     print("Sync pulls: a sector of 30 residences / 3,000 units (server time through the API)")
     for engine, r in results.items():

@@ -33,53 +33,6 @@ from inspections.schemas import (
 router = Router()
 
 
-def _visit_out(visit: Visit) -> dict:
-    return {
-        **{
-            f: getattr(visit, f)
-            for f in (
-                "id",
-                "residence_id",
-                "entrance_id",
-                "grid_version_id",
-                "contract_id",
-                "agent_id",
-                "planned_for",
-                "status",
-                "joint",
-                "started_at",
-                "finished_at",
-                "score",
-                "passed",
-                "critical_failed",
-            )
-        },
-        "late": visit.is_late,
-    }
-
-
-def _rework_out(rework: Rework) -> dict:
-    return {
-        **{
-            f: getattr(rework, f)
-            for f in (
-                "id",
-                "visit_id",
-                "answer_id",
-                "residence_id",
-                "provider_id",
-                "status",
-                "requested_at",
-                "deadline",
-                "done_at",
-                "provider_comment",
-                "checked_at",
-            )
-        },
-        "late": rework.is_late,
-    }
-
-
 class VisitFilters(Schema):
     status: str | None = None
     residence_id: int | None = None
@@ -127,26 +80,24 @@ def list_visits(request, filters: Query[VisitFilters]):
         visits = visits.filter(planned_for__gte=filters.planned_from)
     if filters.planned_to:
         visits = visits.filter(planned_for__lte=filters.planned_to)
-    return [_visit_out(v) for v in visits.order_by("planned_for", "created_at")]
+    return visits.order_by("planned_for", "created_at")
 
 
 @router.get("/visits/{uuid:visit_id}", response={200: VisitOut, **ERRORS})
 def get_visit(request, visit_id: UUID):
-    return _visit_out(get_scoped_or_404(request.auth, Visit, pk=visit_id))
+    return get_scoped_or_404(request.auth, Visit, pk=visit_id)
 
 
 @router.post("/visits/{uuid:visit_id}/start", response={200: VisitOut, **ERRORS})
 def start_visit(request, visit_id: UUID, payload: StartIn):
     """Start a planned visit, or create one with the phone's id (sending it twice is safe)."""
-    return _visit_out(
-        services.start_visit(
-            request.auth,
-            visit_id,
-            payload.residence_id,
-            payload.entrance_id,
-            payload.joint,
-            payload.category,
-        )
+    return services.start_visit(
+        request.auth,
+        visit_id,
+        payload.residence_id,
+        payload.entrance_id,
+        payload.joint,
+        payload.category,
     )
 
 
@@ -184,7 +135,7 @@ def finish_visit(
     """Score the visit and raise its rework; a joint inspection needs the provider's name and the
     signature drawn on the screen (an image)."""
     data = images.read_upload(signature)
-    return _visit_out(services.finish_visit(request.auth, visit_id, signatory_name, data))
+    return services.finish_visit(request.auth, visit_id, signatory_name, data)
 
 
 @router.post("/visits/{uuid:visit_id}/inform", response={200: dict, **ERRORS})
@@ -196,7 +147,7 @@ def inform_after_visit(request, visit_id: UUID, payload: InformIn):
 
 @router.post("/answers/{uuid:answer_id}/rework", response={200: ReworkOut, **ERRORS})
 def request_rework(request, answer_id: UUID):
-    return _rework_out(services.request_rework(request.auth, answer_id))
+    return services.request_rework(request.auth, answer_id)
 
 
 @router.get("/reworks", response={200: list[ReworkOut], **ERRORS})
@@ -205,7 +156,7 @@ def list_reworks(request, status: str | None = None):
     reworks = scoped(request.auth, Rework)
     if status:
         reworks = reworks.filter(status=status)
-    return [_rework_out(r) for r in reworks.order_by("deadline")]
+    return reworks.order_by("deadline")
 
 
 @router.post("/reworks/{uuid:rework_id}/done", response={200: ReworkOut, **ERRORS})
@@ -218,16 +169,14 @@ def rework_done(
 ):
     """The provider (with its token or session) reports the rework done."""
     rework = get_scoped_or_404(request.auth, Rework, pk=rework_id)
-    return _rework_out(
-        services.mark_rework_done(
-            request.auth, rework, comment, images.read_upload(photo), photo_id
-        )
+    return services.mark_rework_done(
+        request.auth, rework, comment, images.read_upload(photo), photo_id
     )
 
 
 @router.post("/reworks/{uuid:rework_id}/recheck", response={200: ReworkOut, **ERRORS})
 def recheck(request, rework_id: UUID, payload: RecheckIn):
-    return _rework_out(services.recheck(request.auth, rework_id, payload.lifted, payload.comment))
+    return services.recheck(request.auth, rework_id, payload.lifted, payload.comment)
 
 
 @router.get("/penalties", response={200: list[PenaltyOut], **ERRORS})

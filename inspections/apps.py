@@ -8,6 +8,7 @@ class InspectionsConfig(AppConfig):
 
     def ready(self):
         from backend.accounts.models import Role
+        from backend.accounts.scoping import STAFF_ROLES
         from backend.core import files, navigation
         from inspections import sync
         from inspections.models import Photo, Visit
@@ -17,6 +18,5 @@ class InspectionsConfig(AppConfig):
         files.register(Photo, "thumbnail")
         files.register(Visit, "signature")
         files.register(Visit, "report")
-        staff = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
-        navigation.add(_("Inspections"), "inspections:dashboard", roles=staff, order=30)
+        navigation.add(_("Inspections"), "inspections:dashboard", roles=STAFF_ROLES, order=30)
         navigation.add(_("Rework"), "inspections:provider-home", roles={Role.CONTRACTOR}, order=30)

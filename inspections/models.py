@@ -45,8 +45,6 @@ class Grid(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
 
-    STAFF_ONLY = False
-
     class Meta:
         verbose_name = _("inspection grid")
         verbose_name_plural = _("inspection grids")

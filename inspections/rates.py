@@ -13,7 +13,7 @@ Each figure is one aggregate query grouped by the dimension, whatever the number
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim, TruncMonth
@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from backend.accounts.scoping import scoped
 from inspections.models import Penalty, Rework, Visit
+from inspections.scoring import percent
 
-DIMENSIONS = {
-    "residence": ("residence_id",),
-    "provider": ("contract__provider_id",),
-    "agent": ("agent_id",),
+DIMENSIONS = {  # how rates are grouped -> the visit field that groups them
+    "residence": "residence_id",
+    "provider": "contract__provider_id",
+    "agent": "agent_id",
 }
 
 
@@ -35,12 +36,6 @@ def _bounds(start: date, end: date):
         timezone.make_aware(datetime.combine(start, time.min), zone),
         timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), zone),
     )
-
-
-def _pct(part, whole) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -61,26 +56,23 @@ class Row:
 
     @property
     def visit_rate(self):
-        return _pct(self.planned_done, self.planned)
+        return percent(self.planned_done, self.planned)
 
     @property
     def defect_rate(self):
-        return _pct(self.defects, self.answers)
+        return percent(self.defects, self.answers)
 
     @property
     def rework_rate(self):
-        return _pct(self.reworks, self.done)
+        return percent(self.reworks, self.done)
 
     @property
     def on_time_rate(self):
-        return _pct(self.lifted_on_time, self.rechecked)
+        return percent(self.lifted_on_time, self.rechecked)
 
 
 @dataclass
 class Rates:
-    by: str
-    start: date
-    end: date
     rows: list[Row] = field(default_factory=list)
     months: list[tuple[date, Decimal | None, int]] = field(
         default_factory=list
@@ -98,7 +90,7 @@ def _label(by: str, prefix: str):
 
 
 def compute(user, start: date, end: date, by: str = "residence") -> Rates:
-    visit_key = DIMENSIONS[by][0]
+    visit_key = DIMENSIONS[by]
     low, high = _bounds(start, end)
     visits = scoped(user, Visit).exclude(status=Visit.Status.CANCELLED)
     rows: dict = {}
@@ -194,26 +186,32 @@ def compute(user, start: date, end: date, by: str = "residence") -> Rates:
         .annotate(score=Avg("score"), n=Count("pk"))
         .order_by("month")
     ]
-    return Rates(by, start, end, sorted(rows.values(), key=lambda r: r.label), months)
+    return Rates(sorted(rows.values(), key=lambda r: r.label), months)
+
+
+def inspection_lapses(residences, today: date):
+    """The rule of "inspected in time", in one place: for each residence, (residence, date of
+    its last finished visit or None, due date of the next one or None, lapsed)."""
+    from django.db.models import Max
+
+    residences = residences.annotate(
+        last=Max("visits__finished_at", filter=Q(visits__status=Visit.Status.DONE))
+    ).order_by("name")
+    for residence in residences:
+        last = timezone.localtime(residence.last).date() if residence.last else None
+        due = last + timedelta(days=residence.inspection_frequency) if last else None
+        yield residence, last, due, due is None or due < today
 
 
 def under_controlled(user, today: date | None = None):
     """Residences in scope whose last visit is older than their target frequency allows, the
     oldest lapse first: [(residence, last visit date or None, due date or None)]."""
-    from django.db.models import Max
-
     from backend.estate.models import Residence
 
     today = today or timezone.localdate()
-    result = []
-    residences = (
-        scoped(user, Residence)
-        .annotate(last=Max("visits__finished_at", filter=Q(visits__status=Visit.Status.DONE)))
-        .order_by("name")
-    )
-    for residence in residences:
-        last = timezone.localtime(residence.last).date() if residence.last else None
-        due = last + timedelta(days=residence.inspection_frequency) if last else None
-        if due is None or due < today:
-            result.append((residence, last, due))
-    return sorted(result, key=lambda r: r[2] or date.min)
+    lapsed = [
+        (residence, last, due)
+        for residence, last, due, late in inspection_lapses(scoped(user, Residence), today)
+        if late
+    ]
+    return sorted(lapsed, key=lambda r: r[2] or date.min)

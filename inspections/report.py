@@ -15,8 +15,8 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from inspections import scoring
-from inspections.models import Answer, Item
+from inspections import scoring, services
+from inspections.models import Answer
 
 
 def _p(text, style):
@@ -67,15 +67,9 @@ def render_report(visit) -> bytes:
         ),
         Spacer(1, 6 * mm),
     ]
-    rows = list(
-        Item.objects.filter(zone__version=visit.grid_version_id)
-        .order_by("zone__order", "zone__pk", "order", "pk")
-        .values_list("pk", "zone_id", "zone__name", "weight", "critical", "label")
-    )
+    items = services.visit_items(visit)
     answers = {a.item_id: a for a in Answer.objects.filter(visit=visit).prefetch_related("photos")}
-    score = scoring.compute(
-        (z, n, w, c, answers[pk].value if pk in answers else None) for pk, z, n, w, c, _l in rows
-    )
+    score = scoring.of_items(items, answers)
     story.append(_p(_("Score per zone"), styles["Heading2"]))
     table = [[_("Zone"), _("Score")]] + [
         [z.name, f"{z.percent} %" if z.percent is not None else "—"] for z in score.zones
@@ -95,9 +89,9 @@ def render_report(visit) -> bytes:
     story.append(Spacer(1, 6 * mm))
     story.append(_p(_("Findings"), styles["Heading2"]))
     findings = [
-        (label, zone_name, answers[pk])
-        for pk, _z, zone_name, _w, _c, label in rows
-        if pk in answers and answers[pk].is_defect
+        (item.label, item.zone.name, answers[item.pk])
+        for item in items
+        if item.pk in answers and answers[item.pk].is_defect
     ]
     if not findings:
         story.append(_p(_("No finding: every item is compliant or not applicable."), normal))

@@ -37,7 +37,7 @@ class VisitOut(Schema):
     agent_id: int | None
     planned_for: date | None
     status: str
-    late: bool
+    late: bool = Field(alias="is_late")  # read from the model's property
     joint: bool
     started_at: datetime | None
     finished_at: datetime | None
@@ -93,7 +93,7 @@ class ReworkOut(Schema):
     done_at: datetime | None
     provider_comment: str
     checked_at: datetime | None
-    late: bool
+    late: bool = Field(alias="is_late")  # read from the model's property
 
 
 class RecheckIn(Schema):

@@ -13,6 +13,27 @@ from decimal import ROUND_HALF_UP, Decimal
 FACTORS = {"compliant": Decimal(1), "minor": Decimal("0.5"), "major": Decimal(0)}
 
 
+def of_items(items, answers: dict) -> "Score":
+    """The score of a visit from its grid's items (with their zone) and its answers by item id."""
+    return compute(
+        (
+            i.zone_id,
+            i.zone.name,
+            i.weight,
+            i.critical,
+            answers[i.pk].value if i.pk in answers else None,
+        )
+        for i in items
+    )
+
+
+def percent(part, whole) -> Decimal | None:
+    """part over whole in percent, one decimal, rounded half up; None when whole is nothing."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 @dataclass
 class ZoneScore:
     name: str
@@ -21,9 +42,7 @@ class ZoneScore:
 
     @property
     def percent(self) -> Decimal | None:
-        if not self.maximum:
-            return None
-        return (self.points * 100 / self.maximum).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return percent(self.points, self.maximum)
 
 
 @dataclass
@@ -41,9 +60,7 @@ class Score:
 
     @property
     def percent(self) -> Decimal | None:
-        if not self.maximum:
-            return None
-        return (self.points * 100 / self.maximum).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return percent(self.points, self.maximum)
 
     def passed(self, threshold: int) -> bool:
         percent = self.percent

@@ -1,9 +1,7 @@
 """Inspection operations: every write goes through here, each in one transaction (images are
 processed before it). Rules: docs/inspections.md."""
 
-import csv
 import functools
-import io
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,12 +22,13 @@ from django.utils.translation import ngettext
 
 from backend import jobs
 from backend.accounts.models import Role, User
-from backend.accounts.scoping import get_scoped_or_404, scoped
+from backend.accounts.scoping import STAFF_ROLES, get_scoped_or_404, require_role, scoped
 from backend.core import images
 from backend.core.errors import Conflict, ServiceError
+from backend.core.text import french_csv
 from backend.estate.models import ContractSite, Entrance, ProviderContract, Residence, WorkCategory
 from backend.sync.records import record_objects
-from inspections import scoring
+from inspections import rates, scoring
 from inspections.grids import ensure_default_grid
 from inspections.models import (
     Answer,
@@ -60,16 +59,15 @@ def _in_french(function):
     return wrapper
 
 
-def _require(user, roles) -> None:
-    if not (user.is_authenticated and (user.is_superuser or user.role in roles)):
-        raise PermissionDenied
-
-
-STAFF = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
+_require = require_role
 
 
 def require_staff(user) -> None:
-    _require(user, STAFF)
+    require_role(user, STAFF_ROLES)
+
+
+def is_manager(user) -> bool:
+    return user.is_superuser or user.role in MANAGERS
 
 
 # --- which grid, which contract ----------------------------------------------------------------
@@ -79,16 +77,26 @@ def contract_for(
     residence: Residence, category: str = WorkCategory.CLEANING, on: date | None = None
 ):
     """The active contract covering this residence for this category (None: in-house)."""
+    return contracts_for([residence], category, on).get(residence.pk)
+
+
+def contracts_for(
+    residences, category: str = WorkCategory.CLEANING, on: date | None = None
+) -> dict[int, ProviderContract]:
+    """`contract_for` of many residences in one query: residence id -> contract (with its
+    provider); residences served in-house are absent."""
     on = on or timezone.localdate()
     sites = (
-        ContractSite.objects.filter(residence=residence, contract__start_date__lte=on)
+        ContractSite.objects.filter(residence__in=residences, contract__start_date__lte=on)
         .filter(Q(contract__end_date__isnull=True) | Q(contract__end_date__gte=on))
-        .select_related("contract")
+        .select_related("contract__provider")
+        .order_by("contract__start_date", "contract__pk")  # deterministic
     )
-    for site in sites.order_by("contract__start_date", "contract__pk"):  # deterministic
-        if category in site.contract.categories:
-            return site.contract
-    return None
+    found: dict[int, ProviderContract] = {}
+    for site in sites:
+        if site.residence_id not in found and category in site.contract.categories:
+            found[site.residence_id] = site.contract
+    return found
 
 
 def grid_for(
@@ -103,8 +111,9 @@ def grid_for(
         grids.filter(organisation__isnull=True, contract__isnull=True),
     ):
         grid = candidates.order_by("pk").first()
-        if grid is not None and grid.current is not None:
-            return grid.current
+        version = grid.current if grid is not None else None  # a query: read once
+        if version is not None:
+            return version
     return ensure_default_grid().current
 
 
@@ -202,18 +211,20 @@ def plan_rounds(horizon_days: int = 14, today: date | None = None) -> int:
 def mark_missed(today: date | None = None) -> int:
     """A planned visit not done by the time the next one is due is missed."""
     today = today or timezone.localdate()
-    missed = 0
-    for visit in Visit.objects.filter(
-        status=Visit.Status.PLANNED, planned_for__lt=today
-    ).select_related("residence"):
-        if visit.planned_for + timedelta(days=visit.residence.inspection_frequency) > today:
-            continue
-        if Visit.objects.filter(pk=visit.pk, status=Visit.Status.PLANNED).update(
-            status=Visit.Status.MISSED
-        ):
-            record_objects([visit])  # an update() skips the signals that feed phones
-            missed += 1
-    return missed
+    missed = [
+        visit
+        for visit in Visit.objects.filter(
+            status=Visit.Status.PLANNED, planned_for__lt=today
+        ).select_related("residence")
+        if visit.planned_for + timedelta(days=visit.residence.inspection_frequency) <= today
+    ]
+    if not missed:
+        return 0
+    count = Visit.objects.filter(
+        pk__in=[visit.pk for visit in missed], status=Visit.Status.PLANNED
+    ).update(status=Visit.Status.MISSED)
+    record_objects(missed)  # an update() skips the signals that feed phones
+    return count
 
 
 def reassign(user, visit_id, agent_id: int | None, planned_for: date | None = None) -> Visit:
@@ -480,39 +491,46 @@ def finish_visit(user, visit_id, signatory_name: str = "", signature: bytes | No
     if finished is not None and scoped(user, Visit).filter(pk=visit_id).exists():
         return finished  # finished already: a retry
     signature_png = images.process_signature(signature) if signature else None
+    field = Visit._meta.get_field("signature")
     stored_signature = None
-    if signature_png:  # written before the transaction, removed if the visit is not finished
-        field = Visit._meta.get_field("signature")
+    if signature_png:  # written before the transaction, removed if the visit does not keep it
         stored_signature = field.storage.save(
             field.generate_filename(None, f"{visit_id}.png"), ContentFile(signature_png)
         )
+
+    def drop_signature():
+        if stored_signature:
+            field.storage.delete(stored_signature)
+
     try:
         with transaction.atomic():
             visit = Visit.objects.select_for_update().filter(pk=visit_id).first()
             if visit is not None and visit.status == Visit.Status.DONE:
-                visit = get_scoped_or_404(user, Visit, pk=visit_id)
-                if stored_signature:
-                    Visit._meta.get_field("signature").storage.delete(stored_signature)
-                return visit  # finished meanwhile by the same retry
+                drop_signature()
+                return get_scoped_or_404(user, Visit, pk=visit_id)  # finished meanwhile
             visit = _open_visit(user, visit_id)
             _finish(user, visit, signatory_name, stored_signature)
     except BaseException:
-        if stored_signature:
-            Visit._meta.get_field("signature").storage.delete(stored_signature)
+        drop_signature()
         raise
-    if stored_signature and visit.signature.name != stored_signature:
-        Visit._meta.get_field("signature").storage.delete(stored_signature)  # not a joint visit
+    if visit.signature.name != stored_signature:
+        drop_signature()  # not a joint visit
     return visit
 
 
-def _finish(user, visit: Visit, signatory_name: str, stored_signature: str | None) -> None:
-    rows = list(
+def visit_items(visit: Visit) -> list[Item]:
+    """The items of a visit's grid version with their zone, in the grid's order."""
+    return list(
         Item.objects.filter(zone__version=visit.grid_version_id)
+        .select_related("zone")
         .order_by("zone__order", "zone__pk", "order", "pk")
-        .values_list("pk", "zone_id", "zone__name", "weight", "critical")
     )
+
+
+def _finish(user, visit: Visit, signatory_name: str, stored_signature: str | None) -> None:
+    items = visit_items(visit)
     answers = {a.item_id: a for a in Answer.objects.filter(visit=visit)}
-    missing = [pk for pk, *_rest in rows if pk not in answers]
+    missing = [item.pk for item in items if item.pk not in answers]
     if missing:
         raise ServiceError(
             _("%(count)d item(s) have no answer yet: answer them, or mark them not applicable.")
@@ -523,10 +541,7 @@ def _finish(user, visit: Visit, signatory_name: str, stored_signature: str | Non
         raise ValidationError(
             {"signature": [_("A joint inspection needs the provider's name and signature.")]}
         )
-    score = scoring.compute(
-        (zone_id, zone_name, weight, critical, answers[pk].value)
-        for pk, zone_id, zone_name, weight, critical in rows
-    )
+    score = scoring.of_items(items, answers)
     visit.score = score.percent
     visit.critical_failed = score.critical_failed
     visit.passed = score.passed(visit.grid_version.grid.threshold)
@@ -877,32 +892,29 @@ def export_penalties(user, provider_id: int, month: date) -> str:
         .prefetch_related("rework__answer__photos", "rework__photos")
         .order_by("decided_at")
     )
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
-        [
-            _("Date"),
-            _("Residence"),
-            _("Contract"),
-            _("Zone"),
-            _("Item"),
-            _("Finding"),
-            _("Reason"),
-            _("Days late"),
-            _("Amount (€)"),
-            _("Decision"),
-            _("Photos"),
-        ]
-    )
+    header = [
+        _("Date"),
+        _("Residence"),
+        _("Contract"),
+        _("Zone"),
+        _("Item"),
+        _("Finding"),
+        _("Reason"),
+        _("Days late"),
+        _("Amount (€)"),
+        _("Decision"),
+        _("Photos"),
+    ]
     from backend.core.files import protected_url
 
+    rows = []
     for p in penalties:
         answer = p.rework.answer
         photos = [
             settings.SITE_URL + protected_url(ph, "image")
             for ph in [*answer.photos.all(), *p.rework.photos.all()]
         ]
-        writer.writerow(
+        rows.append(
             [
                 timezone.localtime(p.decided_at).strftime("%d/%m/%Y"),
                 p.residence.name,
@@ -917,7 +929,7 @@ def export_penalties(user, provider_id: int, month: date) -> str:
                 " ".join(photos),
             ]
         )
-    return "\ufeff" + out.getvalue()
+    return french_csv(header, rows)
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -971,16 +983,6 @@ def build_report(visit_id: str) -> None:
 # --- alerts and retention ----------------------------------------------------------------------
 
 
-def last_visits():
-    """Residence id -> date of the last finished visit."""
-    return dict(
-        Visit.objects.filter(status=Visit.Status.DONE)
-        .values("residence_id")
-        .annotate(last=Max("finished_at"))
-        .values_list("residence_id", "last")
-    )
-
-
 @jobs.periodic(minutes=24 * 60)
 def alert_under_controlled(today: date | None = None) -> int:
     """Residences whose last visit is older than their frequency allows, or never inspected
@@ -990,23 +992,23 @@ def alert_under_controlled(today: date | None = None) -> int:
     from messaging.services import Contact, Texts, notify_contacts
 
     today = today or timezone.localdate()
-    last = last_visits()
     still_open = set(
         ControlAlert.objects.filter(resolved_at__isnull=True).values_list("residence_id", flat=True)
     )
     lapses: dict = {}
-    for residence in Residence.objects.select_related("agency", "organisation").order_by("name"):
-        seen = last.get(residence.pk)
-        reference = timezone.localtime(seen).date() if seen else None
-        due = (reference + timedelta(days=residence.inspection_frequency)) if reference else None
-        if due is not None and due >= today:
+    inspected_again = []
+    residences = Residence.objects.select_related("agency", "organisation")
+    for residence, reference, due, lapsed in rates.inspection_lapses(residences, today):
+        if not lapsed:
             if residence.pk in still_open:
-                ControlAlert.objects.filter(residence=residence, resolved_at__isnull=True).update(
-                    resolved_at=timezone.now()
-                )
+                inspected_again.append(residence.pk)
             continue
         if residence.pk not in still_open:  # an ongoing lapse was already told
             lapses.setdefault(residence.agency, []).append((residence, reference, due))
+    # The lapses that a visit ended, in one write.
+    ControlAlert.objects.filter(residence_id__in=inspected_again, resolved_at__isnull=True).update(
+        resolved_at=timezone.now()
+    )
     created = 0
     link = settings.SITE_URL + reverse("inspections:dashboard")
     for agency, rows in lapses.items():

@@ -96,11 +96,19 @@ def serialize_grid(version: GridVersion) -> dict:
     }
 
 
-def serialize_site(residence) -> dict:
-    """What a phone needs to start a visit offline: the grid that applies to the site."""
-    contract = services.contract_for(residence)
-    version = services.grid_for(residence, contract)
-    return {"grid": version.grid_id, "provider": contract.provider.name if contract else None}
+def serialize_sites(residences) -> list[dict]:
+    """What a phone needs to start a visit offline: the grid that applies to each site. One
+    query for the contracts of the page, one grid lookup per contract (not per residence)."""
+    contracts = services.contracts_for(residences)
+    grids = {}
+    out = []
+    for residence in residences:
+        contract = contracts.get(residence.pk)
+        key = (residence.organisation_id, contract.pk if contract else None)
+        if key not in grids:
+            grids[key] = services.grid_for(residence, contract).grid_id
+        out.append({"grid": grids[key], "provider": contract.provider.name if contract else None})
+    return out
 
 
 def register() -> None:
@@ -111,8 +119,8 @@ def register() -> None:
             kind="site",
             model=Residence,
             residence="pk",
-            serialize=serialize_site,
-            related=("organisation",),
+            serialize=lambda residence: serialize_sites([residence])[0],
+            serialize_many=serialize_sites,
         )
     )
     records.register(

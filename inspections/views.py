@@ -16,24 +16,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.accounts.models import Role, User
-from backend.accounts.scoping import get_scoped_or_404, scoped
+from backend.accounts.scoping import get_scoped_or_404, require_role, scoped
 from backend.core import images
 from backend.core.errors import ServiceError
+from backend.core.text import french_csv
 from backend.estate.models import Provider, Residence
 from inspections import grids, rates, scoring, services
-from inspections.models import Answer, Grid, Item, Penalty, Rework, Visit
+from inspections.models import Answer, Grid, Penalty, Rework, Visit
 
-STAFF = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
-
-
-def _staff(user):
-    if not (user.is_superuser or user.role in STAFF):
-        raise PermissionDenied
+_staff = services.require_staff
 
 
 def _manager(user):
-    if not (user.is_superuser or user.role in services.MANAGERS):
-        raise PermissionDenied
+    require_role(user, services.MANAGERS)
 
 
 def _period(request) -> tuple[date, date]:
@@ -98,46 +93,39 @@ def dashboard(request):
 def rates_csv(request):
     """The rates as CSV (the steering export)."""
     _staff(request.user)
-    import csv
-    import io
-
     start, end = _period(request)
     by = request.GET.get("par") if request.GET.get("par") in rates.DIMENSIONS else "residence"
     result = rates.compute(request.user, start, end, by)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
+    header = [
+        _("Name"),
+        _("Visits planned"),
+        _("Visits done"),
+        _("Visit rate (%)"),
+        _("Average score (%)"),
+        _("Defect rate (%)"),
+        _("Rework"),
+        _("Rework rate (%)"),
+        _("Lead time (h)"),
+        _("Lifted on time (%)"),
+        _("Penalties (€)"),
+    ]
+    rows = (
         [
-            _("Name"),
-            _("Visits planned"),
-            _("Visits done"),
-            _("Visit rate (%)"),
-            _("Average score (%)"),
-            _("Defect rate (%)"),
-            _("Rework"),
-            _("Rework rate (%)"),
-            _("Lead time (h)"),
-            _("Lifted on time (%)"),
-            _("Penalties (€)"),
+            r.label,
+            r.planned,
+            r.done,
+            r.visit_rate or "",
+            r.average_score or "",
+            r.defect_rate or "",
+            r.reworks,
+            r.rework_rate or "",
+            r.lead_time_hours or "",
+            r.on_time_rate or "",
+            str(r.penalties).replace(".", ","),
         ]
+        for r in result.rows
     )
-    for r in result.rows:
-        writer.writerow(
-            [
-                r.label,
-                r.planned,
-                r.done,
-                r.visit_rate or "",
-                r.average_score or "",
-                r.defect_rate or "",
-                r.reworks,
-                r.rework_rate or "",
-                r.lead_time_hours or "",
-                r.on_time_rate or "",
-                str(r.penalties).replace(".", ","),
-            ]
-        )
-    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(french_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="taux-{by}-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
     )
@@ -173,7 +161,7 @@ def visit_list(request):
             "filters": request.GET,
             "residences": scoped(request.user, Residence).order_by("name"),
             "agents": agents.order_by("last_name"),
-            "can_reassign": request.user.is_superuser or request.user.role in services.MANAGERS,
+            "can_reassign": services.is_manager(request.user),
         },
     )
 
@@ -211,27 +199,14 @@ def visit_detail(request, pk):
         pk=pk,
     )
     answers = {a.item_id: a for a in Answer.objects.filter(visit=visit).prefetch_related("photos")}
-    items = (
-        Item.objects.filter(zone__version=visit.grid_version)
-        .select_related("zone")
-        .order_by("zone__order", "order")
-    )
+    items = services.visit_items(visit)
     zones, current = [], None
     for item in items:
         if current is None or current["name"] != item.zone.name:
             current = {"name": item.zone.name, "rows": []}
             zones.append(current)
         current["rows"].append((item, answers.get(item.pk)))
-    score = scoring.compute(
-        (
-            i.zone_id,
-            i.zone.name,
-            i.weight,
-            i.critical,
-            answers[i.pk].value if i.pk in answers else None,
-        )
-        for i in items
-    )
+    score = scoring.of_items(items, answers)
     return render(
         request,
         "inspections/visit_detail.html",
@@ -349,7 +324,7 @@ def penalty_list(request):
             "filters": request.GET,
             "providers": scoped(request.user, Provider).order_by("name"),
             "this_month": timezone.localdate().strftime("%Y-%m"),
-            "can_decide": request.user.is_superuser or request.user.role in services.MANAGERS,
+            "can_decide": services.is_manager(request.user),
             "now": timezone.now(),
         },
     )
@@ -378,11 +353,16 @@ def penalty_export(request):
 @require_http_methods(["GET", "POST"])
 def grid_list(request):
     _staff(request.user)
-    grids_in_scope = scoped(request.user, Grid).order_by("name")
+    grids_in_scope = (
+        scoped(request.user, Grid)
+        .select_related("organisation", "contract__provider")
+        .order_by("name")
+    )
     if request.method == "POST":
         _manager(request.user)
         source = get_scoped_or_404(request.user, Grid, pk=request.POST.get("grid") or 0)
-        if source.current is None:
+        current = source.current  # a query: read once
+        if current is None:
             raise Http404
         with transaction.atomic():
             copy = Grid.objects.create(
@@ -391,7 +371,7 @@ def grid_list(request):
                 category=source.category,
                 threshold=source.threshold,
             )
-            grids.publish(copy, grids.as_text(source.current), request.user)
+            grids.publish(copy, grids.as_text(current), request.user)
         flash.success(request, _("Grid copied to your organisation: adapt it here."))
         return redirect("inspections:grid", pk=copy.pk)
     return render(request, "inspections/grid_list.html", {"grids": grids_in_scope})
@@ -402,10 +382,9 @@ def grid_list(request):
 def grid_edit(request, pk):
     _staff(request.user)
     grid = get_scoped_or_404(request.user, Grid, pk=pk)
-    editable = grid.organisation_id is not None and (
-        request.user.is_superuser or request.user.role in services.MANAGERS
-    )
-    text = grids.as_text(grid.current) if grid.current else ""
+    editable = grid.organisation_id is not None and (services.is_manager(request.user))
+    current = grid.current  # a query: read once
+    text = grids.as_text(current) if current else ""
     error = None
     if request.method == "POST":
         if not editable:

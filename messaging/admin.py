@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.admin_scoping import ScopedAdminMixin, ScopedModelAdmin
 from messaging.models import (
@@ -129,7 +128,6 @@ class OptOutAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class ChannelBlockAdmin(OptOutAdmin):
     list_display = ["person", "channel", "address", "code", "reason", "created_at"]
     list_filter = ["channel", "code"]
-    autocomplete_fields = ["person"]
 
 
 @admin.register(CapturedMessage)
@@ -137,4 +135,3 @@ class CapturedMessageAdmin(ReadOnlyAdmin):
     list_display = ["channel", "subject", "organisation", "created_at"]
     list_filter = ["channel"]
     readonly_fields = ["channel", "sender", "recipients", "subject", "body", "html", "created_at"]
-    verbose_name = _("captured message")

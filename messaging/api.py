@@ -83,6 +83,7 @@ def _campaign_out(campaign: Campaign, counts: stats.Counts) -> dict:
         "title": campaign.title,
         "purpose": campaign.purpose,
         "status": campaign.status,
+        "failure": campaign.failure,
         "residence_id": campaign.residence_id,
         "author_id": campaign.author_id,
         "created_at": campaign.created_at,
@@ -197,7 +198,7 @@ def preview_template(request, template_id: int, payload: TemplatePreviewIn):
     person = get_object_or_404(
         audiences._annotate(scoped(request.auth, Person)), pk=payload.person_id
     )
-    recipient = audiences.Recipient(*[getattr(person, f) for f in audiences.FIELDS])
+    recipient = audiences.Recipient(*[getattr(person, f) for f in audiences.PERSON_FIELDS])
     texts = services.template_texts(template, payload.language or person.language)
     return services.render_example(recipient, texts, template.purpose)
 

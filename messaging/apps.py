@@ -9,7 +9,7 @@ class MessagingConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from backend.accounts.models import Role
+        from backend.accounts.scoping import STAFF_ROLES
         from backend.core import navigation
         from messaging import sync
 
@@ -19,5 +19,4 @@ class MessagingConfig(AppConfig):
             from messaging.transports.twilio_sms import check_configuration
 
             check_configuration()  # at start-up, in every process: never send from a wrong sender
-        senders = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
-        navigation.add(_("Messages"), "messaging:supervision", roles=senders, order=40)
+        navigation.add(_("Messages"), "messaging:supervision", roles=STAFF_ROLES, order=40)

@@ -1,8 +1,8 @@
 """Who receives a send, on which channel, and who is left out and why.
 
 An audience is a dict: {"kind": "residence" | "building" | "entrance" | "group" | "people",
-"ids": [...]}. Other apps add kinds for the people concerned by a request, an incident or an
-inspection with register() (tickets, inspections).
+"ids": [...]}. Other apps may add kinds with register() (the people concerned by a request or
+an incident, when the requests app lands).
 
 Recipients are streamed (ordered by id, read in chunks), never loaded all at once: a campaign
 to 100,000 people uses the memory of one chunk.
@@ -66,7 +66,6 @@ PERSON_FIELDS = (
     "entrance_id",
     "residence_id",
 )
-FIELDS = PERSON_FIELDS
 # The same columns read from a lease: for a place, the audience is its current leases' people.
 LEASE_FIELDS = (
     "household__people__pk",
@@ -261,7 +260,10 @@ def preview(
     wants_email: bool,
     both: bool,
     examples: int = 5,
+    first_only: bool = False,
 ) -> Preview:
+    """Who receives what, and who is left out and why. `first_only`: stop at the first chunk
+    that reaches someone (enough to know the audience is not empty)."""
     result = Preview()
     for chunk in stream(source):
         choose_channels(
@@ -279,4 +281,6 @@ def preview(
                 names = result.excluded_examples.setdefault(r.reason, [])
                 if len(names) < examples:
                     names.append(f"{r.first_name} {r.last_name}")
+        if first_only and result.recipients:
+            break
     return result

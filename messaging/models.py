@@ -145,21 +145,8 @@ class TemplateVariant(models.Model):
         return f"{self.template} ({self.language})"
 
     def clean(self):
-        errors = {}
+        errors = rendering.text_errors(self)
         template = self.template
-        checks = [
-            ("sms_body", False),
-            ("email_subject", False),
-            ("email_text", False),
-            ("email_html", True),
-        ]
-        for field, html in checks:
-            source = getattr(self, field)
-            if source:
-                try:
-                    rendering.check(source, html=html)
-                except rendering.TemplateError as exc:
-                    errors[field] = [str(exc)]
         if template.wants_sms and not self.sms_body.strip():
             errors.setdefault("sms_body", [_("This template sends text messages: write the text.")])
         if template.wants_email and not self.email_subject.strip():
@@ -168,15 +155,6 @@ class TemplateVariant(models.Model):
             )
         if template.wants_email and not (self.email_text.strip() or self.email_html.strip()):
             errors.setdefault("email_text", [_("This template sends e-mails: write the text.")])
-        if self.sms_body and "sms_body" not in errors:
-            rendered = rendering.render(self.sms_body, rendering.SAMPLE)
-            from messaging.sms import MAX_BODY
-
-            if len(rendered) > MAX_BODY:
-                errors["sms_body"] = [
-                    _("At most %(count)d characters once the variables are filled in.")
-                    % {"count": MAX_BODY}
-                ]
         if errors:
             raise ValidationError(errors)
 
@@ -296,14 +274,6 @@ class Campaign(models.Model):
         if user.role == "admin":
             condition |= Q(organisation_id=user.organisation_id)
         return queryset.filter(pk__in=cls._base_manager.filter(condition).values("pk"))
-
-    @property
-    def wants_sms(self) -> bool:
-        return bool(self.sms_body.strip())
-
-    @property
-    def wants_email(self) -> bool:
-        return bool(self.email_subject.strip())
 
 
 class Message(models.Model):

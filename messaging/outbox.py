@@ -206,7 +206,7 @@ def check_before_sending(batch: list[Message], token: uuid.UUID) -> list[Message
     return ready
 
 
-def record_result(message: Message, transport: Transport, result: "Sent | TransportError") -> None:
+def record_result(message: Message, result: "Sent | TransportError") -> None:
     from messaging import services
 
     if isinstance(result, Sent):
@@ -296,7 +296,7 @@ def send_batch(token: uuid.UUID, messages: list[Message], deadline: float | None
                 except Exception as exc:  # a bug in a transport must not lose the batch
                     logger.exception("Transport %s crashed on message %s", channel, message.pk)
                     result = TransportError(str(exc)[:400], code="error", ambiguous=True)
-                record_result(message, transport, result)
+                record_result(message, result)
                 sent += isinstance(result, Sent)
         finally:
             transport.close()
@@ -375,14 +375,15 @@ def apply_provider_report(
     provider_id: str,
     provider_status: str,
     error_code: str = "",
-    status_map: dict | None = None,
+    *,
+    statuses: dict,
+    blocking_codes: frozenset | set,
 ) -> Message | None:
-    """A delivery report from the provider. Returns None for an unknown message."""
+    """A delivery report from a provider, read with that provider's own status names and the
+    error codes that block an address (given by its webhook). None for an unknown message."""
     from messaging import services
-    from messaging.transports.twilio_sms import BLOCKING_CODES, STATUSES
 
-    mapping = status_map or STATUSES
-    status = mapping.get((provider_status or "").lower())
+    status = statuses.get((provider_status or "").lower())
     message = None
     if message_hint and message_hint.isdigit():
         message = Message.objects.filter(pk=int(message_hint)).first()
@@ -404,6 +405,6 @@ def apply_provider_report(
         if (status != message.status or fields)
         else False
     )
-    if changed and error_code and error_code.isdigit() and int(error_code) in BLOCKING_CODES:
+    if changed and error_code and error_code.isdigit() and int(error_code) in blocking_codes:
         services.block_channel(message, str(error_code), detail)
     return message

@@ -184,15 +184,41 @@ def check(source: str, *, html: bool = False) -> Compiled:
     return compiled
 
 
-def variables_used(source: str) -> set[str]:
-    try:
-        return meta.find_undeclared_variables(_TEXT.parse(source))
-    except TemplateSyntaxError:
-        return set()
-
-
 def render(source: str, context: dict, *, html: bool = False) -> str:
     """Render a checked template; missing variables of the context are rendered as ""."""
     full = dict.fromkeys(VARIABLES, "")
     full.update({k: v for k, v in context.items() if k in VARIABLES})
     return Compiled(source, html).render(full)
+
+
+TEXT_FIELDS = (
+    ("sms_body", False),
+    ("email_subject", False),
+    ("email_text", False),
+    ("email_html", True),
+)
+
+
+def text_errors(texts) -> dict[str, list[str]]:
+    """The fields of a message's texts (anything with sms_body, email_subject, email_text and
+    email_html) that would not render, and an SMS too long once its variables are filled in."""
+    from messaging.sms import MAX_BODY
+
+    errors: dict[str, list[str]] = {}
+    for name, is_html in TEXT_FIELDS:
+        source = getattr(texts, name)
+        if source:
+            try:
+                check(source, html=is_html)
+            except TemplateError as exc:
+                errors[name] = [str(exc)]
+    if texts.sms_body.strip() and "sms_body" not in errors:
+        longest = render(texts.sms_body, SAMPLE)
+        if len(longest) > MAX_BODY:
+            errors["sms_body"] = [
+                _(
+                    "At most %(count)d characters once the variables are filled in (here %(length)d)."
+                )
+                % {"count": MAX_BODY, "length": len(longest)}
+            ]
+    return errors

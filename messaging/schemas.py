@@ -89,6 +89,7 @@ class CampaignOut(Schema):
     title: str
     purpose: str
     status: str
+    failure: str  # why it could not be prepared (status "failed"), in French
     residence_id: int | None
     author_id: int | None
     created_at: datetime

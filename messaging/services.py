@@ -19,8 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend import jobs
-from backend.accounts.models import Role
-from backend.accounts.scoping import scoped
+from backend.accounts.scoping import STAFF_ROLES, require_role, scoped
 from backend.core.errors import ServiceError
 from backend.estate.models import Agency, Entrance, Organisation, Person, Residence
 from messaging import audiences, rendering, sms, timing
@@ -36,7 +35,7 @@ from messaging.models import (
     Template,
 )
 
-SENDER_ROLES = {Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN}
+SENDER_ROLES = STAFF_ROLES
 UNSUBSCRIBE_SALT = "messaging.unsubscribe"
 
 
@@ -60,32 +59,11 @@ class Texts:
 
     def check(self) -> None:
         """Refuse texts that would not render, with the reason per field (French)."""
-        errors = {}
-        for name, is_html in (
-            ("sms_body", False),
-            ("email_subject", False),
-            ("email_text", False),
-            ("email_html", True),
-        ):
-            source = getattr(self, name)
-            if source:
-                try:
-                    rendering.check(source, html=is_html)
-                except rendering.TemplateError as exc:
-                    errors[name] = [str(exc)]
+        errors = rendering.text_errors(self)
         if not (self.wants_sms or self.wants_email):
             errors["sms_body"] = [_("Write a text message, an e-mail, or both.")]
         if self.wants_email and not (self.email_text.strip() or self.email_html.strip()):
             errors["email_text"] = [_("Write the text of the e-mail.")]
-        if self.wants_sms and "sms_body" not in errors:
-            longest = rendering.render(self.sms_body, rendering.SAMPLE)
-            if len(longest) > sms.MAX_BODY:
-                errors["sms_body"] = [
-                    _(
-                        "At most %(count)d characters once the variables are filled in (here %(length)d)."
-                    )
-                    % {"count": sms.MAX_BODY, "length": len(longest)}
-                ]
         if errors:
             raise ValidationError(errors)
 
@@ -360,11 +338,10 @@ def _audience_residence(user, audience: dict) -> Residence | None:
 
 
 def check_sender(user) -> None:
-    if not (user.is_authenticated and (user.is_superuser or user.role in SENDER_ROLES)):
-        raise PermissionDenied
+    require_role(user, SENDER_ROLES)
 
 
-def preview_campaign(user, data: CampaignInput) -> audiences.Preview:
+def preview_campaign(user, data: CampaignInput, first_only: bool = False) -> audiences.Preview:
     check_sender(user)
     data.texts.check()
     queryset = audiences.people(user, data.audience)
@@ -374,6 +351,7 @@ def preview_campaign(user, data: CampaignInput) -> audiences.Preview:
         wants_sms=data.texts.wants_sms,
         wants_email=data.texts.wants_email,
         both=data.delivery == Campaign.Delivery.BOTH,
+        first_only=first_only,
     )
 
 
@@ -383,7 +361,8 @@ def create_campaign(user, data: CampaignInput) -> Campaign:
     check_sender(user)
     if data.purpose not in Purpose.values:
         raise ValidationError({"purpose": [_("Choose the purpose of the message.")]})
-    preview = preview_campaign(user, data)
+    # Someone must be reachable; the job reads the whole audience again when it writes the rows.
+    preview = preview_campaign(user, data, first_only=True)
     if preview.recipients == 0:
         raise ServiceError(
             _("Nobody in this audience can receive this message."), code="empty_audience"
@@ -649,29 +628,26 @@ def resend_failed(user, campaign: Campaign) -> int:
     now = timezone.now()
     rows = []
     existing = set(campaign.messages.values_list("person_id", "channel"))
-    for message in failed.select_related("person"):
-        person = message.person
-        target = other[message.channel]
-        if person is not None and (person.pk, target) in existing:
+    wanted = {Channel.SMS: texts.wants_sms, Channel.EMAIL: texts.wants_email}
+    people: dict[str, set] = {Channel.SMS: set(), Channel.EMAIL: set()}
+    for channel, person_id in failed.values_list("channel", "person_id"):
+        target = other[channel]
+        if person_id is not None and wanted[target] and (person_id, target) not in existing:
+            people[target].add(person_id)
+    for target, ids in people.items():  # one stream per channel, not one per person
+        if not ids:
             continue
-        if (
-            person is None
-            or (target == Channel.SMS and not texts.wants_sms)
-            or (target == Channel.EMAIL and not texts.wants_email)
+        for recipients in audiences.stream(
+            audiences.from_people(Person.objects.filter(pk__in=ids))
         ):
-            continue
-        chunk = list(audiences.stream(audiences.from_people(Person.objects.filter(pk=person.pk))))
-        if not chunk:
-            continue
-        recipients = chunk[0]
-        audiences.choose_channels(
-            recipients,
-            purpose=campaign.purpose,
-            wants_sms=target == Channel.SMS,
-            wants_email=target == Channel.EMAIL,
-            both=False,
-        )
-        rows += build_messages(campaign, {"fr": texts}, recipients, places, now)
+            audiences.choose_channels(
+                recipients,
+                purpose=campaign.purpose,
+                wants_sms=target == Channel.SMS,
+                wants_email=target == Channel.EMAIL,
+                both=False,
+            )
+            rows += build_messages(campaign, {"fr": texts}, recipients, places, now)
     with transaction.atomic():
         Message.objects.bulk_create(rows, ignore_conflicts=True)
         from messaging import outbox

@@ -1,4 +1,5 @@
-"""Signals other apps listen to (the requests app attaches inbound SMS to open requests)."""
+"""Signals other apps may listen to (the requests app, when it lands, will attach inbound SMS
+to open requests; nothing listens yet)."""
 
 from django.dispatch import Signal
 

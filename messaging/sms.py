@@ -152,14 +152,9 @@ def count_segments(text: str) -> int:
     return _pack(costs, single, part)[0]
 
 
+# The spaces of REPLACEMENTS that nobody sees (not the tab), and zero-width characters.
 INVISIBLE = {
-    "\u00a0": " ",
-    "\u202f": " ",
-    "\u2009": " ",
-    "\u2007": " ",
-    "\u200a": " ",
-    "\u2002": " ",
-    "\u2003": " ",
+    **{c: r for c, r in REPLACEMENTS.items() if r == " " and c != "\t"},
     "\u200b": "",
     "\ufeff": "",
 }

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from messaging import outbox, services
+from messaging.transports import twilio_sms
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def status(request):
         request.POST.get("MessageSid", ""),
         request.POST.get("MessageStatus", ""),
         request.POST.get("ErrorCode", ""),
+        statuses=twilio_sms.STATUSES,
+        blocking_codes=twilio_sms.BLOCKING_CODES,
     )
     if message is None:
         return JsonResponse(

@@ -260,7 +260,7 @@ def twilio_mock(tmp_path_factory):
 
 @pytest.fixture
 def twilio(settings, twilio_mock, monkeypatch):
-    """SMS through the real twilio SDK to the Prism double. `twilio.prefer("code=429")` makes the
+    """SMS through the real twilio SDK to the Prism double. `twilio.set("code=429")` makes the
     double answer that way (a Prefer header, added by a test HTTP client)."""
     from twilio.rest import Client
 
@@ -276,14 +276,14 @@ def twilio(settings, twilio_mock, monkeypatch):
     settings.SITE_URL = "https://ronde.example.fr"
 
     class Controls:
-        prefer: str | None = None
-        requests: list = []
+        def __init__(self):
+            self.prefer: str | None = None
+            self.requests: list = []
 
         def set(self, value):
             self.prefer = value
 
     controls = Controls()
-    controls.requests = []
 
     class PreferClient(twilio_sms._HttpClient):
         def request(self, method, url, params=None, data=None, headers=None, *args, **kwargs):
@@ -439,3 +439,13 @@ def noisy_photos(tmp_path):
         )
         paths.append(path)
     return paths
+
+
+@pytest.fixture
+def rework_to_recheck(estate, field):
+    """A visit of agent_b's finished with a major finding: its rework, to re-check."""
+    from inspections.models import Rework
+    from tests.test_inspections_pages import finished_visit
+
+    finished_visit(field[0], estate, exceptions={0: "major"})
+    return Rework.objects.get()

@@ -46,6 +46,10 @@ def test_admin_choices_hold_only_the_scope(estate, cast):
     assert names == {"Les Tilleuls", "Le Moulin", "La Source"}
     html = client.get("/admin/estate/sector/add/").content.decode()
     assert "Agence Nord" in html and "Agence Ailleurs" not in html
+    # A new staff member can only join the administrator's own organisation.
+    html = client.get(f"/admin/accounts/user/{cast.agent_a.pk}/change/").content.decode()
+    assert estate.organisation.name in html
+    assert estate.other_organisation.name not in html
 
 
 def test_an_organisation_admin_cannot_make_anyone_superuser(estate, cast):
@@ -97,3 +101,25 @@ def test_tokens_cannot_be_issued_for_superusers_or_other_organisations(estate, c
         response = client.post("/admin/accounts/apitoken/add/", {"user": target.pk, "name": "X"})
         assert response.status_code == 200 and b"ronde_" not in response.content
     assert not ApiToken.objects.exists()
+
+
+def test_an_organisation_admin_revokes_a_lost_phone_of_its_own_only(estate, cast):
+    import uuid
+
+    from backend.sync.models import Device
+
+    ours = Device.objects.create(id=uuid.uuid4(), user=cast.agent_a, label="Téléphone perdu")
+    theirs = Device.objects.create(id=uuid.uuid4(), user=cast.outsider, label="Ailleurs")
+    client = client_for(cast.admin)
+    listing = client.get("/admin/sync/device/")
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "Téléphone perdu" in html and "Ailleurs" not in html
+    response = client.post(
+        "/admin/sync/device/",
+        {"action": "revoke", "_selected_action": [str(ours.pk), str(theirs.pk)]},
+    )
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert ours.revoked_at is not None and theirs.revoked_at is None

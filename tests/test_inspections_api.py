@@ -117,6 +117,13 @@ def test_a_visit_of_40_answers_and_10_photos_costs_no_more_queries_than_a_small_
     assert big_finish == small_finish, queries
     assert len(set(queries["photo"])) == 1, queries  # each photo costs the same
     assert big["status"] == small["status"] == "done"
+    assert big["late"] is False and "is_late" not in big
+    # The lists carry each row's lateness, read from its model's property.
+    page = api.get("/api/inspections/reworks", {"limit": 5}).json()
+    assert page["count"] == Rework.objects.count() == 19 and len(page["items"]) == 5
+    assert {r["late"] for r in page["items"]} == {False}
+    visits = api.get("/api/inspections/visits").json()
+    assert visits["count"] == 3 and all(v["late"] is False for v in visits["items"])
 
 
 def test_every_call_of_a_visit_can_be_replayed(estate, agent_b, token_client, settings, tmp_path):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from messaging import outbox, services
 from messaging.models import Campaign, CapturedMessage, Message, MessageEvent, SenderRate
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.usefixtures("messaging_settings")
 
@@ -334,6 +335,12 @@ def test_a_campaign_whose_author_lost_access_fails_with_the_reason(
     services.prepare_campaign(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.FAILED and "accès" in campaign.failure
+    # The reason is told where the campaign is followed: its page and the API.
+    admin = client_for(cast.admin)
+    page = admin.get(f"/messages/envois/{campaign.pk}/").content.decode()
+    assert campaign.failure in page
+    api = admin.get(f"/api/messaging/campaigns/{campaign.pk}").json()
+    assert api["status"] == "failed" and api["failure"] == campaign.failure
 
 
 def test_recipients_get_the_template_in_their_language(

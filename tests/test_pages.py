@@ -239,3 +239,14 @@ def test_the_login_form_explains_required_fields_and_announces_errors(db):
     html = login(Client(), "nobody", "wrong").content.decode()
     assert "<title>Erreur : Se connecter — Ronde</title>" in html
     assert "astérisque" in html
+
+
+def test_a_session_loads_its_user_and_organisation_in_one_query(cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(cast.agent_a)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/sync/session").json()["authenticated"]
+    tables = [q["sql"].split(" FROM ", 1)[1].split()[0] for q in captured if " FROM " in q["sql"]]
+    assert '"estate_organisation"' not in tables, tables  # joined to the user's query

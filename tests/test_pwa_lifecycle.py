@@ -4,7 +4,6 @@ revocation that wipe the phone, an expired session and a second agent on a share
 
 import json
 import re
-import uuid
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -190,24 +189,12 @@ def test_an_expired_session_keeps_the_queue_and_a_second_agent_never_sends_it(
 
 
 def test_a_conflict_is_shown_with_what_to_do_and_given_up_only_by_the_agent(
-    page, context, live_server, field, estate
+    page, context, live_server, field, estate, rework_to_recheck
 ):
     from inspections import services
-    from inspections.models import Item, Rework
+    from inspections.models import Rework
 
-    agent_b, _photos = field
-    visit = services.start_visit(agent_b, uuid.uuid4(), residence_id=estate.moulin.pk)
-    items = Item.objects.filter(zone__version=visit.grid_version).order_by("zone__order", "order")
-    services.record_answers(
-        agent_b,
-        visit.pk,
-        [
-            services.AnswerInput(uuid.uuid4(), item.pk, "major" if n == 0 else "compliant")
-            for n, item in enumerate(items)
-        ],
-    )
-    services.finish_visit(agent_b, visit.pk)
-    rework = Rework.objects.get()
+    rework = rework_to_recheck
     log_in(page, live_server)
     context.set_offline(True)
     page.get_by_role("link", name="Reprises").click()

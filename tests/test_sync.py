@@ -19,7 +19,9 @@ from backend.sync import feed
 from backend.sync.models import Change, Device, Media, Mutation
 from inspections import services
 from inspections.models import Answer, Item, Photo, Rework, Visit
-from tests.conftest import client_for, make_user
+from tests.conftest import client_for, make_residence, make_user
+from tests.test_inspections_flow import items_of
+from tests.test_inspections_pages import finished_visit
 
 
 @pytest.fixture
@@ -85,10 +87,6 @@ def mutation(kind, record, data=None, author=None, mutation_id=None):
     }
 
 
-def items_of_grid(version_id):
-    return list(Item.objects.filter(zone__version=version_id).order_by("zone__order", "order"))
-
-
 def test_the_first_pull_is_a_paged_snapshot_of_the_scope_only(estate, agent_b, monkeypatch):
     monkeypatch.setattr(feed, "PAGE", 3)
     phone = Phone(agent_b)
@@ -135,6 +133,25 @@ def test_message_templates_of_the_scope_reach_the_phone_and_follow_their_texts(e
     assert phone.kinds("template")[str(mine.pk)]["d"]["variants"][0]["sms"] == "Nouveau texte"
 
 
+def test_the_first_pull_costs_no_query_per_residence(estate, agent_b):
+    def first_pull():
+        phone = Phone(agent_b)
+        with CaptureQueriesContext(connection) as captured:
+            phone.pull()
+        return len(phone.residences), len(captured.captured_queries)
+
+    one = first_pull()
+    for n in (4, 5):  # two more residences in the sector, cleaned under the same contract
+        residence = make_residence(estate.north, f"R0{n}", f"Résidence {n}")
+        estate.sector_north_2.residences.add(residence)
+        m.ContractSite.objects.create(
+            contract=estate.cleaning_contract, residence=residence, visit_days=[1]
+        )
+    three = first_pull()
+    assert one[0] == 1 and three[0] == 3
+    assert one[1] == three[1], (one, three)  # sites, grids, units: no query per residence
+
+
 def test_deltas_bring_changes_and_tombstones(estate, agent_b):
     entrance = estate.moulin.entrances.get()
     unit = m.Unit.objects.create(entrance=entrance, code="CAVE-9", door="9")  # no lease
@@ -155,16 +172,7 @@ def test_deltas_bring_changes_and_tombstones(estate, agent_b):
 def test_a_rework_lifted_leaves_the_phone(estate, agent_b):
     phone = Phone(agent_b)
     phone.pull()  # before the visit: the rework must come as a delta (it is written in bulk)
-    visit = services.start_visit(agent_b, uuid.uuid4(), residence_id=estate.moulin.pk)
-    services.record_answers(
-        agent_b,
-        visit.pk,
-        [
-            services.AnswerInput(uuid.uuid4(), item.pk, "major" if n == 0 else "compliant")
-            for n, item in enumerate(items_of_grid(visit.grid_version_id))
-        ],
-    )
-    services.finish_visit(agent_b, visit.pk)
+    finished_visit(agent_b, estate, exceptions={0: "major"})
     phone.pull()
     rework = Rework.objects.get()
     assert phone.kinds("rework")[str(rework.pk)]["d"]["status"] == "requested"
@@ -217,7 +225,7 @@ def test_a_delta_costs_the_same_whatever_the_history(estate, agent_b):
     entrance.save()
     small = delta_queries(phone)
     Change.objects.bulk_create(
-        [Change(kind="unit", record_id="0", residence_id=estate.source.pk) for _ in range(3000)]
+        [Change(kind="unit", record_id="0", residence_id=estate.moulin.pk) for _ in range(3000)]
     )
     phone_after = Phone(agent_b)
     phone_after.pull()  # a cursor after the long history
@@ -301,7 +309,7 @@ def start_and_answer(estate, agent, version_id=None):
     version_id = version_id or services.grid_for(estate.moulin, estate.cleaning_contract).pk
     answers = [
         {"id": str(uuid.uuid4()), "item": item.pk, "value": "compliant"}
-        for item in items_of_grid(version_id)
+        for item in Item.objects.filter(zone__version=version_id)
     ]
     return visit_id, [
         mutation("visit.start", visit_id, {"residence": estate.moulin.pk}, agent.pk),
@@ -344,16 +352,7 @@ def test_refusals_are_french_kept_and_never_applied(estate, cast, agent_b):
 
 
 def test_a_stale_recheck_is_a_conflict_with_the_current_version(estate, agent_b):
-    visit = services.start_visit(agent_b, uuid.uuid4(), residence_id=estate.moulin.pk)
-    services.record_answers(
-        agent_b,
-        visit.pk,
-        [
-            services.AnswerInput(uuid.uuid4(), item.pk, "major" if n == 0 else "compliant")
-            for n, item in enumerate(items_of_grid(visit.grid_version_id))
-        ],
-    )
-    services.finish_visit(agent_b, visit.pk)
+    finished_visit(agent_b, estate, exceptions={0: "major"})
     rework = Rework.objects.get()
     manager = make_user("manager_a", Role.MANAGER, estate.organisation, agencies=[estate.north])
     services.recheck(manager, rework.pk, lifted=True)  # on the office's screen, meanwhile
@@ -379,7 +378,7 @@ def test_a_server_failure_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     answers = phone.push(*batch).json()["answers"]
     assert [a["status"] for a in answers] == ["duplicate", "duplicate", "applied"]
     assert Visit.objects.get().status == Visit.Status.DONE
-    assert Answer.objects.count() == len(items_of_grid(Visit.objects.get().grid_version_id))
+    assert Answer.objects.count() == len(items_of(Visit.objects.get()))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -470,6 +469,14 @@ def test_a_photo_that_is_not_one_is_refused_and_kept_with_its_reason(
     settings.PHOTO_MAX_BYTES = 1000
     big = put_chunk(phone, uuid.uuid4(), jpeg_bytes(), 0, 99, 5000, visit_id)
     assert big.status_code == 422
+
+
+def test_a_garbled_list_of_residences_is_refused_in_french(estate, agent_b):
+    phone = Phone(agent_b)
+    phone.pull()
+    response = phone.get("/api/sync/pull", cursor=phone.cursor, known="12,douze")
+    assert response.status_code == 400 and response.json()["code"] == "bad_known"
+    assert response.json()["message"] == "La liste des résidences du téléphone n’est pas comprise."
 
 
 def test_a_revoked_phone_is_told_to_wipe_itself(estate, agent_b):

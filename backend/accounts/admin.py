@@ -40,13 +40,6 @@ class UserAdmin(ScopedAdminMixin, BaseUserAdmin):
             "date_joined",
         ]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "organisation" and not request.user.is_superuser:
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                pk=request.user.organisation_id
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):

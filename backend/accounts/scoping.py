@@ -22,7 +22,7 @@ provider's rows only, never a competitor's at the same site.
 Objects outside the scope do not exist for the user: views answer 404, never 403.
 """
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -31,6 +31,12 @@ from backend.accounts.models import Role
 from backend.estate.models import ContractSite, Residence
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.ADVISOR, Role.MANAGER, Role.ADMIN})
+
+
+def require_role(user, roles) -> None:
+    """PermissionDenied unless the user is logged in and a superuser or of one of `roles`."""
+    if not (user.is_authenticated and (user.is_superuser or user.role in roles)):
+        raise PermissionDenied
 
 
 def _is_known(user) -> bool:

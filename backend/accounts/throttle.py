@@ -107,14 +107,6 @@ class Attempt:
         LoginFailure.objects.filter(key__in=self.keys).delete()
 
 
-def record_failure(key: str) -> None:
-    LoginFailure.objects.create(key=key)
-
-
-def clear(key: str) -> None:
-    LoginFailure.objects.filter(key=key).delete()
-
-
 def purge_expired() -> int:
     deleted, _ = LoginFailure.objects.filter(created_at__lt=timezone.now() - WINDOW).delete()
     return deleted

@@ -915,16 +915,6 @@ class _Builder:
                 "Bonjour {{ prenom }},\n\nUne coupure d'eau est programmée dans votre immeuble pour des travaux.\n\n{{ agence }}",
             ),
             (
-                "proprete-controle",
-                "Contrôle de propreté réalisé",
-                "information",
-                "sms",
-                "Bonjour, la vérification de la propreté des parties communes de {{ residence }} a été faite aujourd'hui. "
-                "Merci de contribuer à la propreté de votre immeuble. {{ agence }}",
-                "",
-                "",
-            ),
-            (
                 "fete-voisins",
                 "Fête des voisins",
                 "information",

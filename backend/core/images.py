@@ -36,24 +36,27 @@ class ImageRefused(ServiceError):
     code = "invalid_image"
 
 
+def check_size(size: int, code: str = ImageRefused.code) -> None:
+    """Refuse a photo by its (declared) size, before anything of it is read."""
+    if size > settings.PHOTO_MAX_BYTES:
+        raise ImageRefused(
+            _("The file is too large (at most %(size)d MB).")
+            % {"size": settings.PHOTO_MAX_BYTES // 1_000_000},
+            code=code,
+        )
+
+
 def read_upload(upload) -> bytes | None:
     """The bytes of an uploaded file, refused by its declared size before anything is read."""
     if upload is None:
         return None
-    if upload.size is not None and upload.size > settings.PHOTO_MAX_BYTES:
-        raise ImageRefused(
-            _("The file is too large (at most %(size)d MB).")
-            % {"size": settings.PHOTO_MAX_BYTES // 1_000_000}
-        )
+    if upload.size is not None:
+        check_size(upload.size)
     return upload.read()
 
 
 def _read(data: bytes) -> Image.Image:
-    if len(data) > settings.PHOTO_MAX_BYTES:
-        raise ImageRefused(
-            _("The file is too large (at most %(size)d MB).")
-            % {"size": settings.PHOTO_MAX_BYTES // 1_000_000}
-        )
+    check_size(len(data))
     # Image.open() reads the header only; the pixel count is checked before anything is decoded
     # (Pillow itself refuses beyond twice its MAX_IMAGE_PIXELS).
     try:

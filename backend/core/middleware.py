@@ -1,4 +1,3 @@
-from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,14 +30,15 @@ class ApiMethodNotAllowedMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 405 and request.path.startswith("/api/"):
+            from backend.api import error_response
+
             allowed = response.get("Allow", "")
-            json = JsonResponse(
-                {
-                    "code": "method_not_allowed",
-                    "message": _("This method is not allowed here."),
-                    "details": [{"field": "", "message": allowed, "type": "allow"}],
-                },
-                status=405,
+            json = error_response(
+                request,
+                405,
+                "method_not_allowed",
+                _("This method is not allowed here."),
+                [{"field": "", "message": allowed, "type": "allow"}],
             )
             if allowed:
                 json["Allow"] = allowed

@@ -1,5 +1,7 @@
-"""Text helpers shared by every app: search normalisation."""
+"""Text helpers shared by every app: search normalisation, spreadsheet exports."""
 
+import csv
+import io
 import re
 import unicodedata
 
@@ -29,3 +31,13 @@ def search_terms(query: str | None, limit: int = 6) -> list[str]:
 
 def join_for_search(*parts: str | None) -> str:
     return normalise(" ".join(p for p in parts if p))
+
+
+def french_csv(header: list, rows) -> str:
+    """CSV as a French spreadsheet opens it: ";" between cells, a byte-order mark for the
+    accents."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return "\ufeff" + out.getvalue()

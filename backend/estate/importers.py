@@ -27,7 +27,6 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from backend.core.text import normalise
@@ -519,12 +518,7 @@ class UnitImporter(EntranceImporter):
         return key, self.existing.get(key), values
 
     def after_save(self, created, updated):
-        # A unit moved to another entrance takes its leases to the new residence.
-        m.Lease.objects.filter(unit__in=updated).update(
-            residence_id=Subquery(
-                m.Unit.objects.filter(pk=OuterRef("unit_id")).values("residence_id")[:1]
-            )
-        )
+        m.leases_follow(updated)  # a unit moved to another entrance takes its leases along
 
 
 class LeaseImporter(UnitImporter):
@@ -640,7 +634,7 @@ class LeaseImporter(UnitImporter):
         return super().save(items)
 
     def after_save(self, created, updated):
-        pass
+        pass  # leases are what it saves: nothing follows them
 
     def finish(self, obj):
         obj.residence_id = obj.unit.residence_id

@@ -9,6 +9,7 @@ scoping function (backend.accounts.scoping) filters every query through it. PERS
 models that hold tenants' personal data, which contractors never see in bulk.
 """
 
+import functools
 import re
 import zoneinfo
 from datetime import date, timedelta
@@ -85,6 +86,13 @@ def _is_organisation_admin(user) -> bool:
     return getattr(user, "role", "") == "admin"
 
 
+@functools.lru_cache(maxsize=128)
+def _public_holidays(region: str, year: int):
+    """A region's public holidays of a year: fixed by law, built once per process (the outbox
+    and the planning ask for every message and every day)."""
+    return holidays.France(subdiv=region or None, years=year)
+
+
 class Organisation(models.Model):
     """A landlord (bailleur social)."""
 
@@ -125,11 +133,8 @@ class Organisation(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
 
-    def public_holidays(self, years):
-        return holidays.France(subdiv=self.holiday_region or None, years=years)
-
     def is_public_holiday(self, day: date) -> bool:
-        return day in self.public_holidays(day.year)
+        return day in _public_holidays(self.holiday_region, day.year)
 
     def check_contract_reference(self, raw: str) -> str:
         """The normalised reference, or ValidationError if it does not fit the pattern."""
@@ -371,7 +376,7 @@ class Unit(models.Model):
         self.prepare()
         super().save(*args, **kwargs)
         if not adding:
-            Lease.objects.filter(unit=self).update(residence_id=self.residence_id)
+            leases_follow([self.pk])
 
 
 class EquipmentKind(models.TextChoices):
@@ -606,12 +611,6 @@ class Lease(models.Model):
     def is_current(self) -> bool:
         today = timezone.localdate()
         return self.start_date <= today and (self.end_date is None or self.end_date >= today)
-
-
-def overlapping_leases(unit_id: int, start: date, end: date | None):
-    """Leases of a unit whose period meets [start, end] (an open end runs forever)."""
-    leases = Lease.objects.filter(unit_id=unit_id, start_date__lte=end or date.max)
-    return leases.filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
 
 
 class Channel(models.TextChoices):
@@ -901,6 +900,15 @@ class Sector(models.Model):
         return f"{self.agency} — {self.name}"
 
 
+def leases_follow(units) -> None:
+    """Leases take their unit's residence (a unit moved to another entrance or building)."""
+    Lease.objects.filter(unit__in=units).update(
+        residence_id=Subquery(
+            Unit.objects.filter(pk=OuterRef("unit_id")).values("residence_id")[:1]
+        )
+    )
+
+
 def cascade(*, residences=(), buildings=(), entrances=()) -> None:
     """Copy a parent's changes into its descendants' denormalised columns (the residence of
     entrances, units, leases and equipment; the units' search text). Called by save() after an
@@ -908,44 +916,27 @@ def cascade(*, residences=(), buildings=(), entrances=()) -> None:
     its units, leases and scope with it, and a renamed residence is found under its new name."""
     residences, buildings, entrances = list(residences), list(buildings), list(entrances)
     if buildings:
-        building_residence = Building.objects.filter(pk=OuterRef("building_id")).values(
-            "residence_id"
-        )[:1]
-        Entrance.objects.filter(building_id__in=buildings).update(
-            residence_id=Subquery(building_residence)
+        building_residence = Subquery(
+            Building.objects.filter(pk=OuterRef("building_id")).values("residence_id")[:1]
         )
-        Equipment.objects.filter(building_id__in=buildings).update(
-            residence_id=Subquery(
-                Building.objects.filter(pk=OuterRef("building_id")).values("residence_id")[:1]
-            )
-        )
+        Entrance.objects.filter(building_id__in=buildings).update(residence_id=building_residence)
+        Equipment.objects.filter(building_id__in=buildings).update(residence_id=building_residence)
     touched_entrances = Entrance.objects.filter(Q(pk__in=entrances) | Q(building_id__in=buildings))
     if entrances or buildings:
-        Unit.objects.filter(entrance__in=touched_entrances).update(
-            residence_id=Subquery(
-                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("residence_id")[:1]
-            )
-        )
+        entrance = Entrance.objects.filter(pk=OuterRef("entrance_id"))
+        entrance_residence = Subquery(entrance.values("residence_id")[:1])
+        Unit.objects.filter(entrance__in=touched_entrances).update(residence_id=entrance_residence)
         Equipment.objects.filter(entrance__in=touched_entrances).update(
-            residence_id=Subquery(
-                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("residence_id")[:1]
-            ),
-            building_id=Subquery(
-                Entrance.objects.filter(pk=OuterRef("entrance_id")).values("building_id")[:1]
-            ),
+            residence_id=entrance_residence,
+            building_id=Subquery(entrance.values("building_id")[:1]),
         )
-    if entrances or buildings:
         from backend.sync.records import record_objects
 
         # Moved with their building: phones of the old and the new residence must hear of it.
         record_objects(list(touched_entrances), moved=True)
         record_objects(list(Unit.objects.filter(entrance__in=touched_entrances)), moved=True)
     units = Unit.objects.filter(Q(residence_id__in=residences) | Q(entrance__in=touched_entrances))
-    Lease.objects.filter(unit__in=units).update(
-        residence_id=Subquery(
-            Unit.objects.filter(pk=OuterRef("unit_id")).values("residence_id")[:1]
-        )
-    )
+    leases_follow(units)
     batch = []
     for unit in units.select_related("entrance__building__residence").iterator(chunk_size=500):
         unit.prepare()

@@ -8,7 +8,6 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
-from ninja.errors import HttpError
 from ninja.utils import check_csrf
 
 from backend.api import ERRORS, error_response
@@ -100,7 +99,11 @@ def pull(request, cursor: str = "", known: str = ""):
     try:
         known_ids = [int(x) for x in known.split(",") if x] if known else None
     except ValueError:
-        raise HttpError(400, "known") from None
+        raise ServiceError(
+            _("The list of residences on the phone is not understood."),
+            code="bad_known",
+            status=400,
+        ) from None
     page = feed.pull(request.auth, cursor or None, known_ids)
     return page.__dict__
 

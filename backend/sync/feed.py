@@ -69,15 +69,6 @@ def _start_position() -> tuple[int, int]:
     return 0, last
 
 
-def _envelope(record_type, obj) -> dict:
-    return {
-        "t": record_type.kind,
-        "id": str(obj.pk),
-        "r": record_type.residence_of(obj),
-        "d": record_type.serialize(obj),
-    }
-
-
 def _residence_filter(record_type, residence_ids) -> Q:
     if record_type.residence is None:
         return Q()
@@ -105,7 +96,7 @@ def snapshot(user, cursor: str | None) -> Page:
         if last is not None:
             queryset = queryset.filter(pk__gt=last)
         objects = list(queryset[:remaining])
-        page.records.extend(_envelope(record_type, obj) for obj in objects)
+        page.records.extend(record_type.envelopes(objects))
         remaining -= len(objects)
         if len(objects) and remaining == 0:
             last = str(objects[-1].pk)
@@ -164,7 +155,7 @@ def delta(user, cursor: str, known: list[int] | None) -> Page:
                 if record_type.residence is None:
                     continue
                 queryset = record_type.queryset(user).filter(_residence_filter(record_type, added))
-                page.records.extend(_envelope(record_type, obj) for obj in queryset)
+                page.records.extend(record_type.envelopes(queryset))
     rows = list(
         changes_after(txid, change_id, safe_limit(), scope, user.organisation_id).values_list(
             "txid", "id", "kind", "record_id"
@@ -181,11 +172,9 @@ def delta(user, cursor: str, known: list[int] | None) -> Page:
     for kind, ids in wanted.items():
         record_type = TYPES[kind]
         found = {str(obj.pk): obj for obj in record_type.queryset(user).filter(pk__in=list(ids))}
-        for record_id in sorted(ids):
-            if record_id in found:
-                page.records.append(_envelope(record_type, found[record_id]))
-            else:  # deleted, out of scope, or no longer kept by phones (a lifted rework...)
-                page.deleted.append({"t": kind, "id": record_id})
+        page.records.extend(record_type.envelopes(found[i] for i in sorted(ids) if i in found))
+        # Deleted, out of scope, or no longer kept by phones (a lifted rework...): tombstones.
+        page.deleted.extend({"t": kind, "id": i} for i in sorted(ids) if i not in found)
     return page
 
 

@@ -22,8 +22,10 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.core import images
 from backend.core.errors import Conflict, ServiceError
 from backend.sync.models import Media
+from backend.sync.push import refusal_reason
 
 CHUNK_MAX = 1024 * 1024
 RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -65,13 +67,7 @@ def receive(
     start, end, total = (int(g) for g in match.groups())
     if kind not in ATTACHERS:
         raise ServiceError(_("Unknown photo kind “%(kind)s”.") % {"kind": kind}, code="bad_kind")
-    if total > settings.PHOTO_MAX_BYTES:
-        raise ServiceError(
-            _("The file is too large (at most %(size)d MB).")
-            % {"size": settings.PHOTO_MAX_BYTES // 1_000_000},
-            code="too_large",
-            status=422,
-        )
+    images.check_size(total, code="too_large")
     if end < start or end >= total or len(body) != end - start + 1 or len(body) > CHUNK_MAX:
         raise ServiceError(
             _("This piece of the photo is incomplete: it will be sent again."),
@@ -127,9 +123,7 @@ def attach(media: Media) -> bool:
     except Http404:
         return False  # its record has not arrived: attached when it does
     except (ServiceError, ValidationError, PermissionDenied) as exc:
-        message = (
-            exc.message if isinstance(exc, ServiceError) else " ".join(getattr(exc, "messages", []))
-        )
+        message = refusal_reason(exc)
         Media.objects.filter(pk=media.pk).update(error=(message or _("Refused."))[:300])
         raise
     Media.objects.filter(pk=media.pk).update(attached_at=timezone.now(), error="")

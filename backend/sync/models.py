@@ -85,10 +85,6 @@ class Mutation(models.Model):
         return f"{self.kind} {self.record_id} ({self.status})"
 
 
-def partial_path(instance, filename):
-    return f"sync/partial/{instance.pk}.part"
-
-
 class Media(models.Model):
     """A photo uploaded in chunks (resumable after a drop), attached to its record once both
     have arrived, in whichever order."""

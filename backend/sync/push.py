@@ -47,7 +47,8 @@ class FaultInjected(Exception):
     middle of a batch loses and doubles nothing."""
 
 
-def _reason(exc) -> str:
+def refusal_reason(exc) -> str:
+    """The French reason a phone shows for a refused change or photo."""
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     if isinstance(exc, ServiceError):
@@ -151,7 +152,7 @@ def apply_one(user, device, item: dict) -> dict:
             kind,
             record_id,
             Mutation.Status.REJECTED,
-            {"reason": _reason(exc)},
+            {"reason": refusal_reason(exc)},
         )
     if handler.after:
         handler.after(user, record_id)

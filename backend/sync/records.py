@@ -31,6 +31,20 @@ class RecordType:
     # Other models whose changes change this record: (model, function(instance) -> records),
     # each record a (record_id, residence_id, organisation_id) tuple.
     watch: tuple = field(default_factory=tuple)
+    # Optional: serialise a page of records at once, when one at a time would query per record.
+    serialize_many: Callable[[list], list[dict]] | None = None
+
+    def envelopes(self, objects: Iterable[Model]) -> list[dict]:
+        """What a phone receives: type, id, residence and the compact data of each record."""
+        objects = list(objects)
+        if self.serialize_many:
+            data = self.serialize_many(objects)
+        else:
+            data = [self.serialize(obj) for obj in objects]
+        return [
+            {"t": self.kind, "id": str(obj.pk), "r": self.residence_of(obj), "d": d}
+            for obj, d in zip(objects, data, strict=True)
+        ]
 
     def residence_of(self, obj) -> int | None:
         return getattr(obj, self.residence) if self.residence else None
@@ -110,6 +124,8 @@ def record_objects(objects, moved: bool = False) -> None:
     """Changes of model instances written in bulk (imports, cascades), if phones keep their
     type. `moved`: they may have changed residence, so the phones of the old one must hear of
     it too — recorded for the whole organisation, each phone then keeps or drops the record."""
+    objects = list(objects)
+    organisations = _organisations(objects) if moved else {}
     by_kind: dict[str, list] = {}
     for obj in objects:
         for record_type in TYPES.values():
@@ -118,7 +134,8 @@ def record_objects(objects, moved: bool = False) -> None:
                     row = (
                         obj.pk,
                         None,
-                        getattr(obj, "organisation_id", None) or _organisation(obj),
+                        getattr(obj, "organisation_id", None)
+                        or organisations.get(_residence_id(obj)),
                     )
                 else:
                     row = (obj.pk, record_type.residence_of(obj), record_type.organisation_of(obj))
@@ -127,15 +144,18 @@ def record_objects(objects, moved: bool = False) -> None:
         record_many(kind, rows)
 
 
-def _organisation(obj) -> int | None:
+def _residence_id(obj) -> int | None:
     from backend.estate.models import Residence
 
-    residence_id = obj.pk if isinstance(obj, Residence) else getattr(obj, "residence_id", None)
-    if residence_id is None:
-        return None
-    return (
-        Residence.objects.filter(pk=residence_id).values_list("organisation_id", flat=True).first()
-    )
+    return obj.pk if isinstance(obj, Residence) else getattr(obj, "residence_id", None)
+
+
+def _organisations(objects) -> dict[int, int]:
+    """Residence id -> organisation id for the objects' residences, in one query."""
+    from backend.estate.models import Residence
+
+    ids = {_residence_id(obj) for obj in objects} - {None}
+    return dict(Residence.objects.filter(pk__in=ids).values_list("pk", "organisation_id"))
 
 
 # --- the estate, as phones need it ----------------------------------------------------------

@@ -70,6 +70,16 @@ class Transport:
         """Release connections after a batch."""
 
 
+class SmsTransport(Transport):
+    """What every SMS transport shares: the channel, its rate setting, segments as units."""
+
+    channel = "sms"
+    rate_setting = "SMS_RATE_PER_SECOND"
+
+    def units(self, message) -> int:
+        return max(1, message.segments)
+
+
 AMBIGUOUS = "ambiguous"
 
 TRANSPORTS = {

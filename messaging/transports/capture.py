@@ -11,16 +11,10 @@ from django.utils import timezone
 from backend import jobs
 from messaging.capture import capture_sms
 from messaging.models import CapturedMessage, Message
-from messaging.transports import Sent, Transport
+from messaging.transports import Sent, SmsTransport
 
 
-class CaptureSms(Transport):
-    channel = "sms"
-    rate_setting = "SMS_RATE_PER_SECOND"
-
-    def units(self, message) -> int:
-        return max(1, message.segments)
-
+class CaptureSms(SmsTransport):
     def sender(self, message) -> str:
         return settings.SMS_SENDER_NAME
 

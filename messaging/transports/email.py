@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from messaging.models import Message, Purpose
-from messaging.transports import AMBIGUOUS, Sent, Transport, TransportError
+from messaging.transports import Sent, Transport, TransportError
 
 
 class EmailTransport(Transport):
@@ -99,6 +99,3 @@ class EmailTransport(Transport):
             self.close()
             raise TransportError(f"SMTP error: {exc}", code="smtp") from None
         return Sent(provider_id=message_id, status=Message.Status.SENT)
-
-    def lookup(self, message):
-        return AMBIGUOUS

@@ -20,7 +20,7 @@ from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from messaging.models import Message
-from messaging.transports import AMBIGUOUS, Sent, Transport, TransportError
+from messaging.transports import AMBIGUOUS, Sent, SmsTransport, TransportError
 
 # Errors about the recipient's number: the address is marked and skipped until it changes.
 BLOCKING_CODES = {
@@ -138,10 +138,7 @@ def status_callback_url(message_id: int) -> str:
     return f"{settings.SITE_URL}{reverse('messaging:twilio-status')}?m={message_id}"
 
 
-class TwilioSms(Transport):
-    channel = "sms"
-    rate_setting = "SMS_RATE_PER_SECOND"
-
+class TwilioSms(SmsTransport):
     def __init__(self):
         self._client = None
 
@@ -151,18 +148,12 @@ class TwilioSms(Transport):
             self._client = client()
         return self._client
 
-    def units(self, message) -> int:
-        return max(1, message.segments)
-
     def sender(self, message) -> str:
         return next(iter(self.sender_params(message).values()))
 
     def sender_params(self, message) -> dict:
-        if message.campaign.expects_reply:
-            if settings.TWILIO_TWO_WAY_FROM:
-                return {"from_": settings.TWILIO_TWO_WAY_FROM}
-            if settings.TWILIO_MESSAGING_SERVICE_SID:
-                return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        if message.campaign.expects_reply and settings.TWILIO_TWO_WAY_FROM:
+            return {"from_": settings.TWILIO_TWO_WAY_FROM}
         if settings.TWILIO_MESSAGING_SERVICE_SID:
             return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
         return {"from_": settings.TWILIO_FROM}

@@ -200,8 +200,7 @@ function loginForm(message, title = "Connexion") {
         const data = new FormData(form);
         error.textContent = "";
         try {
-          const result = await sync.login(data.get("username"), data.get("password"));
-          user = { id: result.user_id, name: result.display_name };
+          user = await sync.login(data.get("username"), data.get("password"));
           banner("login-banner", null);
           await refreshBadge(); // this agent's own count, at once
           location.hash = "#/";
@@ -213,7 +212,7 @@ function loginForm(message, title = "Connexion") {
       },
     },
     h("label", { for: "username" }, "Identifiant"),
-    h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none" }),
+    h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", "data-editing": true }),
     h("label", { for: "password" }, "Mot de passe"),
     h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
     error,
@@ -680,12 +679,14 @@ let routing = 0;
 async function route() {
   if (!storageOk) return;
   const turn = ++routing; // a slower, older render never lands over a newer one
-  if (!user) {
-    render(...(farewell ? loginForm(farewell[1], farewell[0]) : loginForm()));
+  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  if (!user || parts[0] === "connexion") {
+    // Logging in is a screen of its own: a sync ending meanwhile does not take it away.
+    if (!user && farewell) render(...loginForm(farewell[1], farewell[0]));
+    else render(...loginForm(user ? "Vos changements en attente seront envoyés après la connexion." : undefined));
     return;
   }
   farewell = null;
-  const parts = location.hash.replace(/^#\/?/, "").split("/");
   const tab = { "": "rounds", visite: "rounds", nouvelle: "rounds", reprises: "reworks", reprise: "reworks", synchro: "sync" }[parts[0]] || "rounds";
   for (const link of document.querySelectorAll(".tabs a")) {
     if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
@@ -759,16 +760,8 @@ async function start() {
   user = (await db.meta("user")) || null;
   try {
     const current = await sync.session();
-    if (current.authenticated) {
-      if (!user || user.id !== current.user_id) {
-        await db.meta("cursor", "");
-        await db.meta("last_sync", null);
-        await db.meta("user", { id: current.user_id, name: current.display_name });
-      }
-      user = { id: current.user_id, name: current.display_name };
-    } else if (user) {
-      banner("login-banner", "Session expirée : reconnectez-vous pour envoyer vos changements.", h("a", { class: "button", href: "#/connexion", onclick: (e) => { e.preventDefault(); render(...loginForm("Vos changements en attente seront envoyés après la connexion.")); } }, "Se reconnecter"));
-    }
+    if (current.authenticated) user = await sync.adoptUser(current);
+    else if (user) askLogin();
   } catch (error) {
     // offline: work with what the phone holds
   }
@@ -784,20 +777,25 @@ async function start() {
   requestSync();
 }
 
+// An expired session: the queue stays; the agent logs in again inside the app.
+function askLogin() {
+  banner(
+    "login-banner",
+    "Session expirée : reconnectez-vous pour envoyer vos changements.",
+    h("button", { type: "button", onclick: () => { if (location.hash === "#/connexion") route(); else location.hash = "#/connexion"; } }, "Se reconnecter"),
+  );
+}
+
 function onSyncEvent(event) {
   const message = event.detail || {};
   if (message.type === "login-needed" && user) {
-    banner(
-      "login-banner",
-      "Session expirée : reconnectez-vous pour envoyer vos changements.",
-      h("button", { type: "button", onclick: () => render(...loginForm("Vos changements en attente seront envoyés après la connexion.")) }, "Se reconnecter"),
-    );
+    askLogin();
   } else if (message.type === "revoked") {
     user = null;
     farewell = ["Téléphone révoqué", "Un administrateur a révoqué ce téléphone : ses données ont été effacées."];
     route();
-  } else if (message.type === "state" || message.type === "synced" || message.type === "stopped") {
-    running = message.type === "state";
+  } else if (message.type === "running" || message.type === "synced" || message.type === "stopped") {
+    running = message.type === "running";
     refreshBadge();
   } else if (message.type === "queue" || message.type === "problem") {
     refreshBadge();

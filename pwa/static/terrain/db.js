@@ -83,11 +83,6 @@ export async function all(store, index, query) {
   return done((index ? source.index(index) : source).getAll(query));
 }
 
-export async function count(store) {
-  const db = await open();
-  return done(db.transaction(store).objectStore(store).count());
-}
-
 export async function put(store, value, key) {
   const db = await open();
   const tx = db.transaction(store, "readwrite");

@@ -84,8 +84,7 @@ export async function login(username, password) {
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.message || "Connexion impossible.");
-  await adoptUser(body);
-  return body;
+  return adoptUser(body);
 }
 
 export async function logout() {
@@ -99,13 +98,15 @@ export async function logout() {
 
 // Another agent on the same phone: their own scope is pulled afresh; the queue stays, each
 // change stamped with its author and sent only under that author's session.
-async function adoptUser(current) {
+export async function adoptUser(current) {
   const previous = await db.meta("user");
-  if (!previous || previous.id !== current.user_id) {
+  const user = { id: current.user_id, name: current.display_name };
+  if (!previous || previous.id !== user.id) {
     await db.meta("cursor", "");
     await db.meta("last_sync", null); // the previous agent's sync says nothing of this one's
-    await db.meta("user", { id: current.user_id, name: current.display_name });
+    await db.meta("user", user);
   }
+  return user;
 }
 
 // What waits on the phone: the agent's own changes and photos, what the server refused
@@ -223,7 +224,7 @@ async function pullChanges() {
 }
 
 async function run() {
-  emit("state", { state: "running" });
+  emit("running");
   const current = await session();
   if (!current.authenticated) throw new SyncStop("login", "Reconnectez-vous pour envoyer vos changements.");
   await adoptUser(current);
