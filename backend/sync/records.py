@@ -55,7 +55,9 @@ class RecordType:
     def queryset(self, user) -> QuerySet:
         from backend.accounts.scoping import scoped
 
-        return self.keep(scoped(user, self.model)).select_related(*self.related)
+        queryset = self.keep(scoped(user, self.model))
+        # select_related() without names would follow every foreign key, recursively.
+        return queryset.select_related(*self.related) if self.related else queryset
 
 
 TYPES: dict[str, RecordType] = {}
