@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "backend.sync.apps.SyncConfig",
     "messaging.apps.MessagingConfig",
     "inspections.apps.InspectionsConfig",
+    "tickets.apps.TicketsConfig",
 ]
 
 MIDDLEWARE = [
@@ -316,6 +317,18 @@ PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000, minimum=1_000_000)
 PHOTO_MAX_SIDE = env_int("PHOTO_MAX_SIDE", 1600, minimum=320)
 PHOTO_THUMBNAIL_SIDE = env_int("PHOTO_THUMBNAIL_SIDE", 320, minimum=64)
 PHOTO_RETENTION_DAYS = env_int("PHOTO_RETENTION_DAYS", 3 * 365, minimum=30)
+
+# --- Technical requests (docs/tickets.md) -----------------------------------------------------
+# Office hours of the agencies ("HH:MM-HH:MM", Monday to Friday, public holidays excepted):
+# outside them, urgent requests go to the on-call service.
+TICKETS_OFFICE_HOURS = env_str("TICKETS_OFFICE_HOURS", "08:30-17:30")
+# Reports of the same category at the same entrance within this many hours are proposed for
+# grouping under one incident.
+TICKETS_GROUPING_HOURS = env_int("TICKETS_GROUPING_HOURS", 72, minimum=1)
+# The tenant's personal link to a request's timeline stays valid this many days.
+TICKETS_LINK_DAYS = env_int("TICKETS_LINK_DAYS", 60, minimum=1)
+# A satisfaction score is accepted by text message this many days after the closure.
+TICKETS_RATING_DAYS = env_int("TICKETS_RATING_DAYS", 14, minimum=1)
 
 # --- The agents' app (django-pwa reads these at import: docs/sync.md) ------------------------
 PWA_APP_NAME = "Ronde — terrain"

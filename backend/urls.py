@@ -34,6 +34,7 @@ urlpatterns = [
     path("manifest.json", pwa_views.manifest, name="manifest"),
     path("", include("messaging.urls")),
     path("", include("inspections.urls")),
+    path("", include("tickets.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -27,6 +27,7 @@ from backend.core import images
 from backend.core.errors import Conflict, ServiceError
 from backend.core.text import french_csv
 from backend.estate.models import ContractSite, Entrance, ProviderContract, Residence, WorkCategory
+from backend.estate.services import contracts_for
 from backend.sync.records import record_objects
 from inspections import rates, scoring
 from inspections.grids import ensure_default_grid
@@ -78,25 +79,6 @@ def contract_for(
 ):
     """The active contract covering this residence for this category (None: in-house)."""
     return contracts_for([residence], category, on).get(residence.pk)
-
-
-def contracts_for(
-    residences, category: str = WorkCategory.CLEANING, on: date | None = None
-) -> dict[int, ProviderContract]:
-    """`contract_for` of many residences in one query: residence id -> contract (with its
-    provider); residences served in-house are absent."""
-    on = on or timezone.localdate()
-    sites = (
-        ContractSite.objects.filter(residence__in=residences, contract__start_date__lte=on)
-        .filter(Q(contract__end_date__isnull=True) | Q(contract__end_date__gte=on))
-        .select_related("contract__provider")
-        .order_by("contract__start_date", "contract__pk")  # deterministic
-    )
-    found: dict[int, ProviderContract] = {}
-    for site in sites:
-        if site.residence_id not in found and category in site.contract.categories:
-            found[site.residence_id] = site.contract
-    return found
 
 
 def grid_for(

@@ -34,6 +34,8 @@ VARIABLES = {
     "date_rdv": gettext_lazy("Appointment date"),
     "heure_rdv": gettext_lazy("Appointment time"),
     "prestataire": gettext_lazy("Provider"),
+    "delai": gettext_lazy("Estimated delay or next step"),
+    "lien_suivi": gettext_lazy("Personal link to the request's timeline"),
     "lien_desinscription": gettext_lazy("Unsubscribe link (e-mail)"),
 }
 
@@ -53,6 +55,8 @@ SAMPLE = {
     "date_rdv": "mardi 24 novembre",
     "heure_rdv": "entre 8 h et 10 h",
     "prestataire": "Multitech 37",
+    "delai": "Intervention prévue sous 48 heures.",
+    "lien_suivi": "https://ronde.example/suivi/Xy3kP0qLm2Rt8vWz/",
     "lien_desinscription": "https://ronde.example/desinscription/abc/",
 }
 

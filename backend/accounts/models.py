@@ -19,7 +19,7 @@ class Role(models.TextChoices):
 
 
 # The apps an organisation's administrator manages in the admin (its scope applies there).
-ADMIN_APPS = {"estate", "accounts", "messaging", "core", "sync"}
+ADMIN_APPS = {"estate", "accounts", "messaging", "core", "sync", "tickets"}
 
 
 class User(AbstractUser):

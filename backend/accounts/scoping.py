@@ -81,6 +81,20 @@ def _lookup(model: type[Model]) -> str | None:
     return lookup
 
 
+def _to_one(model: type[Model], lookup: str) -> bool:
+    """Whether every step of `lookup` follows a single-valued relation (no repeated rows)."""
+    for name in lookup.split("__"):
+        if name == "pk":
+            return True
+        field = model._meta.get_field(name)
+        if not field.is_relation:
+            return True
+        if not (field.many_to_one or field.one_to_one):
+            return False
+        model = field.related_model
+    return True
+
+
 def scoped(user, queryset: QuerySet | type[Model]) -> QuerySet:
     """`queryset` narrowed to what `user` may see. The only way pages and API read data."""
     if not isinstance(queryset, QuerySet):
@@ -96,7 +110,11 @@ def scoped(user, queryset: QuerySet | type[Model]) -> QuerySet:
             return queryset.none()
         provider_lookup = getattr(model, "PROVIDER_SCOPE", None)
         if provider_lookup is not None:
-            return queryset.filter(**{provider_lookup: user.provider_id})
+            if _to_one(model, provider_lookup):
+                return queryset.filter(**{provider_lookup: user.provider_id})
+            # Through a to-many relation (a request's work orders): a subquery, no repeated rows.
+            matching = model._base_manager.filter(**{provider_lookup: user.provider_id})
+            return queryset.filter(pk__in=matching.values("pk"))
     elif user.role not in STAFF_ROLES:
         return queryset.none()
     residences = visible_residences(user).values("pk")

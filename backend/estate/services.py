@@ -2,12 +2,22 @@
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
 from backend.accounts.scoping import may_see_personal_data, scoped
 from backend.core.text import normalise
-from backend.estate.models import Household, Lease, Person, Unit
+from backend.estate.models import (
+    ContractSite,
+    Household,
+    Lease,
+    Person,
+    ProviderContract,
+    Unit,
+    WorkCategory,
+)
 
 _CONTRACT_PREFIX = re.compile(r"(?i)(?<![\w])L\s*/?\s*(?=\d)")
 _DIGIT_RUN = re.compile(r"(?:(?<=\s)|^)(\+?\d[\d .\-]*\d)(?=\s|$)")
@@ -163,3 +173,22 @@ def update_person_contact(user, person_id: int, changes: dict) -> Person:
             raise ValidationError(errors)
         person.save()
     return person
+
+
+def contracts_for(
+    residences, category: str = WorkCategory.CLEANING, on: date | None = None
+) -> dict[int, ProviderContract]:
+    """`contract_for` of many residences in one query: residence id -> contract (with its
+    provider); residences served in-house are absent."""
+    on = on or timezone.localdate()
+    sites = (
+        ContractSite.objects.filter(residence__in=residences, contract__start_date__lte=on)
+        .filter(Q(contract__end_date__isnull=True) | Q(contract__end_date__gte=on))
+        .select_related("contract__provider")
+        .order_by("contract__start_date", "contract__pk")  # deterministic
+    )
+    found: dict[int, ProviderContract] = {}
+    for site in sites:
+        if site.residence_id not in found and category in site.contract.categories:
+            found[site.residence_id] = site.contract
+    return found
