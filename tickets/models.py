@@ -233,7 +233,7 @@ class Request(models.Model):
     """A technical request or a complaint, from its first minute to its closure."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    reference = models.CharField(_("reference"), max_length=20)
     organisation = models.ForeignKey(
         "estate.Organisation", on_delete=models.PROTECT, editable=False
     )
@@ -344,6 +344,11 @@ class Request(models.Model):
         verbose_name = _("request")
         verbose_name_plural = _("requests")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference", "organisation"], name="request_reference_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["residence", "status"], name="request_residence_status"),
             models.Index(fields=["status", "resolve_due_at"], name="request_due"),
@@ -443,7 +448,10 @@ class WorkOrder(models.Model):
         CALL_FIRST = "call_first", _("Call the tenant first")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.CharField(_("number"), max_length=20, unique=True)
+    number = models.CharField(_("number"), max_length=20)
+    organisation = models.ForeignKey(
+        "estate.Organisation", on_delete=models.PROTECT, editable=False, related_name="+"
+    )
     request = models.ForeignKey(
         Request, on_delete=models.CASCADE, related_name="work_orders", verbose_name=_("request")
     )
@@ -511,7 +519,8 @@ class WorkOrder(models.Model):
                 fields=["request"],
                 condition=~Q(status__in=["declined", "cancelled"]),
                 name="work_order_one_live",
-            )
+            ),
+            models.UniqueConstraint(fields=["number", "organisation"], name="work_order_number"),
         ]
 
     def __str__(self):

@@ -486,6 +486,24 @@ def create_request(
     if errors:
         raise ValidationError(errors)
     person = _person(user, data, unit, residences)
+    contact_phone = data.contact_phone.strip()
+    if contact_phone:
+        from backend.estate import phones
+
+        try:
+            contact_phone = phones.parse_mobile(contact_phone, residence.phone_region)
+        except ValidationError:
+            raise ValidationError(
+                {"contact_phone": [_("Enter a mobile number (06 or 07…) or leave it empty.")]}
+            ) from None
+    contact_email = data.contact_email.strip().lower()
+    if contact_email:
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(contact_email)
+        except ValidationError:
+            raise ValidationError({"contact_email": [_("Enter a valid e-mail address.")]}) from None
     rule = CATEGORY_RULES[data.category]
     urgency = data.urgency or rule.urgency
     payer = data.payer or (
@@ -520,8 +538,8 @@ def create_request(
             household=household,
             person=person,
             contact_name=data.contact_name.strip()[:200],
-            contact_phone=data.contact_phone.strip()[:32],
-            contact_email=data.contact_email.strip()[:254],
+            contact_phone=contact_phone,
+            contact_email=contact_email[:254],
             created_by=user if user is not None and user.is_authenticated else None,
             created_at=now,
             acknowledge_due_at=acknowledge_due,
@@ -615,7 +633,7 @@ def _followers(request: Request) -> list[Request]:
     if request.incident_id is None:
         return []
     return list(
-        Request.objects.select_for_update()
+        Request.objects.select_for_update(of=("self",))
         .filter(incident_id=request.incident_id, status__in=OPEN_STATUSES)
         .exclude(pk=request.pk)
         .select_related("residence", "person")
@@ -825,7 +843,11 @@ def grouping_candidates(request: Request) -> tuple[list[Incident], list[Request]
         return [], []
     since = request.created_at - timedelta(hours=settings.TICKETS_GROUPING_HOURS)
     if request.equipment_id:
+        # The same lift, or the same category reported at its entrance (a tenant who called
+        # about "the lift" without naming it).
         same = Q(equipment_id=request.equipment_id)
+        if request.entrance_id:
+            same |= Q(entrance_id=request.entrance_id, category=request.category)
     elif request.entrance_id:
         same = Q(entrance_id=request.entrance_id, category=request.category)
     else:
@@ -1056,6 +1078,7 @@ def send_order(user, request_id, data: OrderInput) -> WorkOrder:
                 raise ValidationError({"technician_id": [_("This technician is not in the team.")]})
         order = WorkOrder.objects.create(
             number=make_reference(request.organisation_id, "BT"),
+            organisation_id=request.organisation_id,
             request=request,
             residence_id=request.residence_id,
             provider=provider,
