@@ -164,6 +164,9 @@ def test_transitions_follow_the_rules_with_an_event_each(estate, cast, tenants, 
         services.close(cast.advisor, request.pk)
     assert "intervention est réalisée" in caught.value.message
     services.acknowledge(cast.advisor, request.pk, "Réponse sous 8 jours.")
+    with pytest.raises(Conflict) as caught:  # twice: nothing written, nobody told again
+        services.acknowledge(cast.advisor, request.pk, "Réponse sous 8 jours.")
+    assert "déjà" in caught.value.message
     services.mark_done(cast.advisor, request.pk, "Courrier envoyé au voisin.")
     services.close(cast.advisor, request.pk)
     request.refresh_from_db()
@@ -335,7 +338,9 @@ def test_reminders_go_the_day_before_once(estate, cast, tenants, lift):
     order = services.send_order(cast.advisor, request.pk, services.OrderInput())
     slot = future_slot(provider, days=1, hour=10)
     services.book(cast.advisor, order.pk, slot.pk)
-    evening_before = slot.starts_at - timedelta(hours=14)
+    assert services.send_reminders(slot.starts_at - timedelta(hours=11)) == 0  # 23:00: not now
+    assert services.send_reminders(slot.starts_at - timedelta(hours=48)) == 0  # not the day before
+    evening_before = slot.starts_at - timedelta(hours=16)
     assert services.send_reminders(evening_before) == 1
     assert services.send_reminders(evening_before) == 0
     assert Message.objects.filter(body__startswith="Rappel").count() == 1
@@ -535,3 +540,126 @@ def test_the_qr_page_shows_nothing_personal_and_takes_reports(estate, cast, tena
     assert sheet.status_code == 200 and "<svg" in sheet.content.decode()
     assert client_for(cast.advisor).get(f"/demandes/qr/{estate.source.pk}/").status_code == 404
     assert Subscription.objects.count() == 0
+
+
+def test_one_action_informs_the_whole_entrance_of_an_incident(estate, cast, tenants, lift):
+    equipment = m.Equipment.objects.get(residence=estate.tilleuls, kind="lift")
+    first = take(cast.advisor, estate, tenants, equipment_id=equipment.pk)
+    second = take(cast.advisor, estate, tenants, equipment_id=equipment.pk)
+    incident = services.group(cast.advisor, [first.pk, second.pk], title="Ascenseur en panne")
+    campaign = services.inform_entrance(
+        cast.advisor, incident.pk, "L'ascenseur est en panne, le technicien passe jeudi."
+    )
+    from messaging.services import prepare_campaign
+
+    prepare_campaign(campaign.pk)
+    living = m.Person.objects.filter(household__leases__unit__entrance=equipment.entrance)
+    assert set(Message.objects.filter(campaign=campaign).values_list("person", flat=True)) == set(
+        living.values_list("pk", flat=True)
+    )
+    for request in (first, second):
+        assert request.events.filter(told__contains="technicien passe jeudi").exists()
+    with pytest.raises(ValidationError):
+        services.inform_entrance(cast.advisor, incident.pk, " ")
+
+
+def test_cancelling_an_appointment_tells_both_sides_and_frees_the_slot(estate, cast, tenants, lift):
+    provider, _contract, technician = lift
+    request = take(cast.advisor, estate, tenants)
+    order = services.send_order(cast.advisor, request.pk, services.OrderInput())
+    slot = future_slot(provider)
+    appointment = services.book(cast.advisor, order.pk, slot.pk)
+    services.cancel_appointment(technician, appointment.pk, "Pièce non livrée")
+    request.refresh_from_db()
+    assert request.status == Status.ACKNOWLEDGED
+    assert Message.objects.filter(
+        to="sav@ascenseurs-martin.example", subject__contains="Rendez-vous annulé"
+    ).exists()
+    assert Message.objects.filter(to=request.person.mobile, body__contains="est annulé").exists()
+    assert slot in services.free_slots(provider.pk)
+    from django.http import Http404
+
+    with pytest.raises(Http404):  # no longer a booked appointment
+        services.cancel_appointment(technician, appointment.pk)
+
+
+def test_the_regie_workload_counts_orders_per_technician_and_day(estate, cast, tenants, lift):
+    regie = m.Provider.objects.create(organisation=estate.organisation, name="Régie", kind="regie")
+    worker = make_user("plombier", Role.CONTRACTOR, estate.organisation, provider=regie)
+    worker.first_name, worker.last_name = "Paul", "Plombier"
+    worker.save()
+    request = take(cast.advisor, estate, tenants, category="leak")
+    order = services.send_order(
+        cast.advisor, request.pk, services.OrderInput(provider_id=regie.pk, technician_id=worker.pk)
+    )
+    other = take(cast.advisor, estate, tenants, category="pests")
+    services.send_order(cast.advisor, other.pk, services.OrderInput(provider_id=regie.pk))
+    services.book(cast.advisor, order.pk, future_slot(regie, days=1).pk)
+    page = client_for(cast.advisor).get("/demandes/regie/")
+    rows = page.context["table"]
+    paul = next(r for r in rows if r["who"] == "Paul Plombier")
+    assert paul["days"][1] == 1 and sum(paul["days"]) == 1 and paul["unscheduled"] == 0
+    nobody = next(r for r in rows if r["who"] != "Paul Plombier")
+    assert nobody["unscheduled"] == 1
+    assert client_for(cast.agent_a).get("/demandes/regie/").status_code == 403
+
+
+def test_without_anyone_on_call_the_managers_are_alerted(estate, cast, tenants, lift, settings):
+    settings.TICKETS_OFFICE_HOURS = "00:00-00:01"
+    manager = make_user("manager_n", Role.MANAGER, estate.organisation, agencies=[estate.north])
+    manager.email = "resp@example.org"
+    manager.save()
+    request = take(cast.advisor, estate, tenants, category="leak")
+    assert Message.objects.filter(to="resp@example.org", subject__contains="urgente").exists()
+    assert request.events.filter(kind=Event.Kind.ON_CALL, text__contains="personne").exists()
+
+
+def test_the_api_refuses_bad_moves_in_french(estate, cast, tenants, lift, token_client):
+    provider, _contract, technician = lift
+    request = take(cast.advisor, estate, tenants)
+    api = token_client(cast.advisor)
+    response = api.post(
+        f"/api/tickets/requests/{request.pk}/transition",
+        {"action": "close"},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert "clôturée" in response.json()["message"]
+    created = api.post(
+        "/api/tickets/requests",
+        {"category": "leak", "description": "x", "unit_id": request.unit_id},
+        content_type="application/json",
+    )
+    assert created.status_code == 422 and "description" in str(created.json())
+    order = services.send_order(cast.advisor, request.pk, services.OrderInput())
+    contractor = token_client(technician)
+    declined = contractor.post(
+        f"/api/tickets/work-orders/{order.pk}/decline",
+        {"reason": ""},
+        content_type="application/json",
+    )
+    assert declined.status_code == 422
+    declined = contractor.post(
+        f"/api/tickets/work-orders/{order.pk}/decline",
+        {"reason": "Hors de notre zone"},
+        content_type="application/json",
+    )
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    # Declined: the advisor may send it to someone else.
+    again = api.post(
+        f"/api/tickets/requests/{request.pk}/work-orders",
+        {"provider_id": provider.pk},
+        content_type="application/json",
+    )
+    assert again.status_code == 201
+    same_id = api.post(
+        "/api/tickets/requests",
+        {
+            "id": str(request.pk),
+            "category": "leak",
+            "description": "fuite",
+            "unit_id": request.unit_id,
+        },
+        content_type="application/json",
+    )
+    assert same_id.status_code == 200 and same_id.json()["reference"] == request.reference

@@ -643,7 +643,12 @@ def _followers(request: Request) -> list[Request]:
 def _move(request: Request, status: str, user, text: str, *, told_key=None, extra=None):
     """Change the status of a request (and of the requests that follow it under an incident),
     with an event each, and tell each tenant."""
-    if status not in TRANSITIONS[request.status] and status != request.status:
+    if status == request.status:
+        raise Conflict(
+            _("This request is already “%(current)s”.") % {"current": request.get_status_display()},
+            code="bad_transition",
+        )
+    if status not in TRANSITIONS[request.status]:
         raise Conflict(
             _("A request that is “%(current)s” cannot become “%(wanted)s”.")
             % {"current": request.get_status_display(), "wanted": Status(status).label},
@@ -1476,6 +1481,9 @@ def cancel_appointment(user, appointment_id, reason: str = "") -> Appointment:
     return appointment
 
 
+REMINDER_HOURS = (9, 20)  # reminders leave between 9:00 and 20:00, local time
+
+
 @_in_french
 def send_reminders(now: datetime | None = None) -> int:
     """The day before an appointment, remind the tenant (once, whoever runs the job)."""
@@ -1489,6 +1497,12 @@ def send_reminders(now: datetime | None = None) -> int:
     ).select_related("slot", "work_order__request__residence__organisation", "work_order__provider")
     for appointment in upcoming:
         organisation = appointment.work_order.request.residence.organisation
+        if (
+            not REMINDER_HOURS[0]
+            <= timezone.localtime(now, organisation.zone).hour
+            < REMINDER_HOURS[1]
+        ):
+            continue  # not at night: the next run in the day sends it
         tomorrow = timezone.localdate(now, organisation.zone) + timedelta(days=1)
         if timezone.localtime(appointment.slot.starts_at, organisation.zone).date() != tomorrow:
             continue
