@@ -663,3 +663,38 @@ def test_the_api_refuses_bad_moves_in_french(estate, cast, tenants, lift, token_
         content_type="application/json",
     )
     assert same_id.status_code == 200 and same_id.json()["reference"] == request.reference
+
+
+def test_the_qr_page_is_throttled_and_subscribes_only_to_its_own_place(estate, cast, tenants, lift):
+    tilleuls_lift = m.Equipment.objects.get(residence=estate.tilleuls, kind="lift")
+    moulin_entrance = m.Entrance.objects.get(residence=estate.moulin)
+    first = take(cast.advisor, estate, tenants, equipment_id=tilleuls_lift.pk)
+    second = take(cast.advisor, estate, tenants, equipment_id=tilleuls_lift.pk)
+    incident = services.group(cast.advisor, [first.pk, second.pk])
+    client = client_for(None)
+    elsewhere = public.place_token(moulin_entrance)
+    client.post(
+        f"/signaler/{elsewhere}/",
+        {"action": "subscribe", "incident_id": str(incident.pk), "address": "0639980077"},
+    )
+    assert not Subscription.objects.exists()
+    here = public.place_token(tilleuls_lift)
+    client.post(
+        f"/signaler/{here}/",
+        {"action": "subscribe", "incident_id": str(incident.pk), "address": "0639980077"},
+    )
+    assert Subscription.objects.get().address == "+33639980077"
+    for n in range(12):
+        client.post(
+            f"/signaler/{elsewhere}/",
+            {"action": "report", "category": "door", "description": f"Porte {n}"},
+        )
+    assert (
+        Request.objects.filter(channel="qr").count() == 9
+    )  # 10 an hour, the subscription included
+    page = client.post(
+        f"/signaler/{elsewhere}/",
+        {"action": "report", "category": "door", "description": "Encore"},
+        follow=True,
+    )
+    assert "Trop de signalements" in page.content.decode()

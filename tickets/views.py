@@ -673,7 +673,15 @@ def place(request, token):
         action = request.POST.get("action")
         try:
             if action == "subscribe":
-                public.subscribe(request.POST.get("incident_id"), request.POST.get("address", ""))
+                from backend.accounts.forms import client_address
+
+                incidents, _requests = public.open_incidents(where)
+                wanted = request.POST.get("incident_id", "")
+                incident = next((i for i in incidents if str(i.pk) == wanted), None)
+                if incident is None:
+                    raise ValidationError(_("This problem is already fixed."))
+                public.allow_report(client_address(request))
+                public.subscribe(incident.pk, request.POST.get("address", ""))
                 flash.success(request, _("Thank you: you will be told when it is fixed."))
             elif action == "report":
                 from backend.accounts.forms import client_address
