@@ -318,6 +318,29 @@ PHOTO_MAX_SIDE = env_int("PHOTO_MAX_SIDE", 1600, minimum=320)
 PHOTO_THUMBNAIL_SIDE = env_int("PHOTO_THUMBNAIL_SIDE", 320, minimum=64)
 PHOTO_RETENTION_DAYS = env_int("PHOTO_RETENTION_DAYS", 3 * 365, minimum=30)
 
+# --- The tenant extranet (docs/tenants.md) ---------------------------------------------------
+# Versions of the texts a tenant accepts; a new version asks again at the next login.
+TENANT_TERMS_VERSION = env_str("TENANT_TERMS_VERSION", "2026-11")
+TENANT_PRIVACY_VERSION = env_str("TENANT_PRIVACY_VERSION", "2026-11")
+TENANT_CONSENT_VERSION = env_str("TENANT_CONSENT_VERSION", "2026-11")
+# Lifetimes of the links and codes sent to tenants.
+TENANT_VERIFY_HOURS = env_int("TENANT_VERIFY_HOURS", 48, minimum=1)
+TENANT_RESET_MINUTES = env_int("TENANT_RESET_MINUTES", 60, minimum=5)
+TENANT_CODE_MINUTES = env_int("TENANT_CODE_MINUTES", 10, minimum=1)
+TENANT_PROVISIONAL_DAYS = env_int("TENANT_PROVISIONAL_DAYS", 90, minimum=1)
+# "Remember me" keeps the session this many days (otherwise it ends with the browser).
+TENANT_REMEMBER_DAYS = env_int("TENANT_REMEMBER_DAYS", 30, minimum=1)
+# Departure: read-only from the move-out date, deactivated after TENANT_DEACTIVATE_DAYS, the
+# account's own data anonymised TENANT_ANONYMISE_DAYS after deactivation. Leases, requests and
+# accounting follow their own retention (years after the end of the lease).
+TENANT_DEACTIVATE_DAYS = env_int("TENANT_DEACTIVATE_DAYS", 92, minimum=1)
+TENANT_ANONYMISE_DAYS = env_int("TENANT_ANONYMISE_DAYS", 30, minimum=0)
+TENANT_INACTIVE_WARN_DAYS = env_int("TENANT_INACTIVE_WARN_DAYS", 700, minimum=30)
+TENANT_INACTIVE_CLOSE_DAYS = env_int("TENANT_INACTIVE_CLOSE_DAYS", 730, minimum=31)
+LEASE_RETENTION_YEARS = env_int("LEASE_RETENTION_YEARS", 3, minimum=1)
+REQUEST_RETENTION_YEARS = env_int("REQUEST_RETENTION_YEARS", 3, minimum=1)
+ACCOUNTING_RETENTION_YEARS = env_int("ACCOUNTING_RETENTION_YEARS", 10, minimum=1)
+
 # --- Technical requests (docs/tickets.md) -----------------------------------------------------
 # Office hours of the agencies ("HH:MM-HH:MM", Monday to Friday, public holidays excepted):
 # outside them, urgent requests go to the on-call service.

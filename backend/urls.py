@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("inspections.urls")),
     path("", include("tickets.urls")),
+    path("locataire/", include("backend.accounts.tenant_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

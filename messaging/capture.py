@@ -28,6 +28,10 @@ class CaptureEmailBackend(BaseEmailBackend):
             organisation, residence = owners.get(
                 str(message.extra_headers.get("X-Ronde-Message")), (None, None)
             )
+            # Account e-mails (tenant extranet) say their organisation themselves.
+            header = str(message.extra_headers.get("X-Ronde-Organisation", ""))
+            if organisation is None and header.isdigit():
+                organisation = int(header)
             rows.append(
                 CapturedMessage(
                     channel=CapturedMessage.Channel.EMAIL,

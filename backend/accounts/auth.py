@@ -8,13 +8,30 @@ A public endpoint opts out visibly with `auth=None`.
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
-from backend.accounts.models import ApiToken
+from backend.accounts.models import ApiToken, Role
 
 
 def is_staff_user(user) -> bool:
+    """Staff and contractors (not tenants, whose extranet has its own authentication)."""
     return bool(
-        user and user.is_authenticated and user.is_active and (user.is_superuser or user.role)
+        user
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or (user.role and user.role != Role.TENANT))
     )
+
+
+def is_tenant_user(user) -> bool:
+    return bool(
+        user and user.is_authenticated and user.is_active and getattr(user, "role", "") == "tenant"
+    )
+
+
+class TenantSessionAuth(SessionAuth):
+    """The tenant extranet's API: the tenant's own session (CSRF checked on writes)."""
+
+    def authenticate(self, request, key):
+        return request.user if is_tenant_user(request.user) else None
 
 
 class BearerTokenAuth(HttpBearer):

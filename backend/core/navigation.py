@@ -7,7 +7,7 @@ from django.utils.functional import Promise
 
 from backend.accounts.models import Role
 
-ALL_STAFF = frozenset(Role.values)
+ALL_STAFF = frozenset(Role.values) - {Role.TENANT}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ from messaging.models import CapturedMessage
 @require_GET
 @login_required
 def home(request):
+    if request.user.role == Role.TENANT:
+        from django.shortcuts import redirect
+
+        return redirect("tenants:space")
     residences = scoped(request.user, Residence)
     biggest = list(
         residences.order_by("-units_count", "name").values_list("name", "units_count")[:10]

@@ -59,7 +59,7 @@ def session(request):
     """A fresh CSRF token (rotated at each login) and who is logged in: the app calls it at the
     start of every sync."""
     user = request.user
-    known = bool(user.is_authenticated and user.is_active and user.role)
+    known = bool(user.is_authenticated and user.is_active and user.role and user.role != "tenant")
     return {
         "token": get_token(request),
         "authenticated": known,
