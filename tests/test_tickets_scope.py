@@ -82,6 +82,13 @@ def test_a_contractor_reads_its_orders_timeline_without_staff_notes(
     assert timeline.status_code == 200
     texts = [e["text"] for e in timeline.json()]
     assert texts and not any("difficile" in t for t in texts)
+    assert all(e["told"] == "" for e in timeline.json())  # the tenant's link stays theirs
+    page = (
+        client_for(cast.contractor)
+        .get(f"/interventions/{moulin.work_orders.get().pk}/")
+        .content.decode()
+    )
+    assert "/suivi/" not in page
     staff = client_for(cast.advisor).get(f"/api/tickets/requests/{moulin.pk}/timeline").json()
     assert any("difficile" in e["text"] for e in staff)
     assert client_for(cast.contractor).get("/api/tickets/requests").status_code == 403

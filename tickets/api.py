@@ -211,7 +211,11 @@ def get_timeline(request, request_id: UUID):
     obj = get_scoped_or_404(request.auth, Request, pk=request_id)
     events = obj.events.order_by("at", "id")
     if request.auth.role == Role.CONTRACTOR:
-        events = events.filter(internal=False)
+        # No staff-only notes, and not the texts sent to the tenant (their personal link).
+        events = list(events.filter(internal=False))
+        for event in events:
+            event.told = ""
+        return events
     return list(events)
 
 

@@ -426,6 +426,14 @@ class Event(models.Model):
     def __str__(self):
         return self.text[:60]
 
+    @property
+    def channel_label(self) -> str:
+        """The channel in words ("Téléphone", not "phone"): a message's or an intake's."""
+        try:
+            return IntakeChannel(self.channel).label
+        except ValueError:
+            return self.channel
+
 
 class WorkOrder(models.Model):
     """A request passed to a contractor or the in-house régie (bon de travaux)."""

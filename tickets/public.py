@@ -55,7 +55,10 @@ def place_from_token(token: str):
 
 def qr_svg(url: str) -> str:
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True)
+    # No fixed size, a viewBox: the page's style sizes it, on screen and on paper.
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, omitsize=True
+    )
     return out.getvalue().decode()
 
 

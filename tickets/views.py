@@ -233,6 +233,11 @@ def intake(request):
         else []
     )
     equipment = scoped(user, Equipment).filter(residence_id=residence_id) if residence_id else []
+    # Each message goes next to its field; those of fields the form does not show, on top.
+    shown = {"category", "urgency", "payer", "description", "channel", "photo"}
+    shown |= {"person_id"} if people else {"contact_name", "contact_phone"}
+    shown |= {"entrance_id"} if unit is None else set()
+    shown |= {"equipment_id"} if equipment else set()
     return render(
         request,
         "tickets/intake.html",
@@ -253,6 +258,7 @@ def intake(request):
             "payers": Payer.choices,
             "channels": ADVISOR_CHANNELS,
             "errors": errors,
+            "other_errors": [m for f, ms in errors.items() if f not in shown for m in ms],
             "values": request.POST,
         },
     )
@@ -559,6 +565,8 @@ def order_detail(request, pk):
             "order": order,
             "r": req,
             "events": timeline(req, staff=False),
+            # The tenant's messages carry their personal link: not for the contractor's eyes.
+            "hide_told": user.role == Role.CONTRACTOR,
             "appointment": appointment,
             "slots": list(services.free_slots(order.provider_id)[:12]) if order.is_open else [],
             "photos": req.photos.all(),
@@ -718,6 +726,8 @@ def place(request, token):
         "tickets/place.html",
         {
             "where": where,
+            # An entrance's name holds its residence's already; a piece of equipment's does not.
+            "heading": f"{where.residence.name} — {where}" if equipment else str(where),
             "residence": where.residence,
             "incidents": [(i, i.public_note) for i in incidents],
             "reports": [(r, public.public_status(r)) for r in requests],
