@@ -73,6 +73,7 @@ def test_the_sector_requests_reach_its_phones_only(estate, cast, agent_b):
         closed_at=timezone.now() - timedelta(days=8)
     )
     elsewhere = take(advisor, estate.tilleuls)
+    take(advisor, estate.moulin, "rent", residence_id=estate.moulin.pk)  # a complaint: the office's
     mine, theirs = Phone(agent_b), Phone(cast.agent_a)
     mine.pull()
     theirs.pull()

@@ -1,6 +1,6 @@
 """What the agents' app keeps of technical requests, and the changes it may send (docs/sync.md):
-the requests of the sector (open ones, and those closed in the last week), a request reported
-in the field, its photos."""
+the technical requests of the sector (open ones, and those closed in the last week), a request
+reported in the field, its photos."""
 
 import uuid
 from datetime import timedelta
@@ -17,7 +17,7 @@ from backend.estate import phones
 from backend.estate.models import Residence
 from backend.sync import media, push, records
 from tickets import services
-from tickets.models import OPEN_STATUSES, Appointment, IntakeChannel, Request, Status
+from tickets.models import OPEN_STATUSES, Appointment, IntakeChannel, Kind, Request, Status
 
 RECENT_DAYS = 7  # phones keep the requests closed (or cancelled) in the last week
 DESCRIPTION_CHARS = 280  # what a card shows; the whole text stays on the server
@@ -57,8 +57,10 @@ def _text(data: dict, key: str, limit: int) -> str:
 
 
 def keep_requests(queryset):
+    """Technical requests only: complaints (rent, charges, neighbours) are the office's, and
+    say more about a household than a field agent needs on a phone."""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
-    return queryset.filter(
+    return queryset.filter(kind=Kind.TECHNICAL).filter(
         Q(status__in=OPEN_STATUSES)
         | Q(status__in=[Status.CLOSED, Status.CANCELLED], closed_at__gte=since)
     )
