@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
 from backend.accounts.models import Role
@@ -308,3 +308,19 @@ def test_a_request_closed_over_a_week_ago_leaves_the_phone(estate, cast, agent_b
     phone.pull()
     assert str(request.pk) not in phone.kinds("request")
     assert Request.objects.get(pk=request.pk).status == Status.CLOSED
+
+
+def test_the_app_offers_the_technical_categories_with_their_default_urgency():
+    import re
+    from pathlib import Path
+
+    from tickets.models import CATEGORY_RULES, TECHNICAL_CATEGORIES, Category
+
+    source = (Path(__file__).parent.parent / "pwa/static/terrain/app.js").read_text()
+    block = source.split("const CATEGORIES = [", 1)[1].split("];", 1)[0]
+    offered = re.findall(r'\["(\w+)", "([^"]+)", "(\w+)"\]', block)
+    assert [value for value, _label, _urgency in offered] == [str(c) for c in TECHNICAL_CATEGORIES]
+    with translation.override("fr"):
+        for value, label, urgency in offered:
+            assert label == str(Category(value).label)
+            assert urgency == CATEGORY_RULES[value].urgency
