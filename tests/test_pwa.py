@@ -544,3 +544,26 @@ def field_unit():
     from backend.estate.models import Unit
 
     return Unit.objects.filter(residence__code="R02").order_by("pk").first()
+
+
+def test_a_refused_report_stays_on_the_phone_with_its_reason(
+    page, context, live_server, field, messaging_settings
+):
+    log_in(page, live_server)
+    page.get_by_role("link", name="Signaler un problème").click()
+    page.get_by_label("Catégorie").select_option(label="Interphone")
+    expect(page.get_by_label("Urgence")).to_have_value("normal")
+    page.get_by_label("Urgence").select_option(label="Peut attendre")
+    page.get_by_label("Catégorie").select_option(label="Ascenseur")  # urgent by default...
+    expect(page.get_by_label("Urgence")).to_have_value("low")  # ...but the agent chose
+    page.get_by_label("Description").fill("L’interphone ne sonne plus")
+    page.get_by_label("Mobile", exact=True).fill("01 23 45 67 89")  # a landline: no SMS
+    page.get_by_role("button", name="Enregistrer le signalement").click()
+    expect(heading(page)).to_have_text("Demandes")
+    expect(page.get_by_text("refusé par le serveur")).to_be_visible()
+    check_screen(page)
+    assert not Request.objects.exists()
+    page.get_by_role("link", name="Voir pourquoi dans Synchro").click()
+    expect(page.get_by_text("Signalement : refusé")).to_be_visible()
+    expect(page.get_by_text("n’est pas un numéro de mobile")).to_be_visible()
+    assert [q["state"] for q in queued_on_the_phone(page)] == ["rejected"]

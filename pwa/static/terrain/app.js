@@ -651,6 +651,7 @@ async function requestsScreen() {
   const server = await records("request");
   const known = new Set(server.map((r) => r.id));
   const drafts = (await db.all("drafts")).filter((d) => d.kind === "request" && d.author === user.id && !known.has(d.id));
+  const refused = new Set((await db.queued()).filter((q) => q.type === "request.create" && q.state !== "pending").map((q) => q.record));
   const names = {};
   for (const r of await records("residence")) names[r.id] = r.d.name;
   const since = Date.now() - RECENT_DAYS * 86400000;
@@ -680,14 +681,15 @@ async function requestsScreen() {
     drafts.length ? h("h2", null, "Signalements en attente d’envoi") : "",
     drafts.length
       ? h("ul", { class: "cards" }, drafts.map((d) =>
-          h("li", { class: "card" },
+          h("li", { class: `card ${refused.has(d.id) ? "problem" : ""}` },
             h("span", { class: "card-title" }, `${CATEGORY_LABELS[d.category] || d.category} — ${names[d.residence] || ""}`),
             h("span", { class: "meta" }, d.place),
             h("span", null, [
               URGENCY_LABELS[d.urgency] || "",
               d.photos.length ? `${d.photos.length} photo${d.photos.length > 1 ? "s" : ""}` : "",
-              "sera envoyé au retour du réseau",
-            ].filter(Boolean).join(" · ")))))
+              refused.has(d.id) ? "refusé par le serveur" : "sera envoyé au retour du réseau",
+            ].filter(Boolean).join(" · ")),
+            refused.has(d.id) ? h("a", { href: "#/synchro", class: "button" }, "Voir pourquoi dans Synchro") : "")))
       : "",
     h("h2", null, "Demandes ouvertes du secteur"),
     open.length ? h("ul", { class: "cards" }, open.map(card)) : h("p", null, "Aucune demande ouverte dans votre secteur."),
