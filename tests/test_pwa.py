@@ -3,7 +3,8 @@ offline, reload, inspect with two photos, close and reopen, come back online —
 exactly one inspection with its two photos. Then the same with the connection cut in the
 middle of the push and of an upload, a replayed batch, and a server failure in the middle of a
 batch; with and without Background Sync; every screen checked by axe, for 48 px targets and
-7:1 text contrast; install, update, logout, revocation, an expired session and a shared phone."""
+7:1 text contrast; install, update, logout, revocation, an expired session and a shared phone.
+A technical request reported offline with a photo reaches the server once, its contact told."""
 
 import io
 import json
@@ -16,8 +17,11 @@ from playwright.sync_api import expect
 
 from backend.sync.models import Mutation
 from inspections.models import Answer, Item, Photo, Rework, Visit
+from messaging.models import Message
 from tests.conftest import PASSWORD
-from tests.test_browser_staff_pages import assert_accessible
+from tests.test_browser_staff_pages import assert_accessible, assert_fits_the_phone
+from tickets.models import Photo as RequestPhoto
+from tickets.models import Request
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -402,3 +406,164 @@ def test_every_screen_is_accessible_readable_in_sunlight_and_rechecks_offline(
     page.get_by_role("link", name="Reprises").click()
     assert Rework.objects.exclude(status=Rework.Status.LIFTED).count() == 1  # today's finding
     expect(page.locator("#view ul.cards > li")).to_have_count(1)  # the lifted one left the phone
+
+
+# --- technical requests -----------------------------------------------------------------------
+
+
+def queued_on_the_phone(page):
+    """The phone's outbox: what it still holds to send."""
+    return page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const request = indexedDB.open("ronde-terrain");
+          request.onsuccess = () => {
+            const db = request.result;
+            const read = db.transaction("queue").objectStore("queue").getAll();
+            read.onsuccess = () => {
+              resolve(read.result.map((q) => ({ type: q.type, state: q.state, record: q.record })));
+              db.close();
+            };
+          };
+          request.onerror = () => reject(request.error);
+        })"""
+    )
+
+
+def report_a_leak(page, photo, check=None):
+    """From the home screen: a leak in the first flat of Le Moulin, a person to keep informed,
+    one photo."""
+    page.get_by_role("link", name="Signaler un problème").click()
+    expect(heading(page)).to_have_text("Signaler un problème")
+    page.get_by_label("Bâtiment et entrée").select_option(label="Bâtiment A — Entrée 1")
+    page.get_by_label("Logement ou équipement").select_option(
+        label="Logement porte 1 · rez-de-chaussée"
+    )
+    page.get_by_label("Catégorie").select_option(label="Fuite")
+    expect(page.get_by_label("Urgence")).to_have_value("urgent")  # the category's default
+    page.get_by_label("Description").fill("Fuite au plafond de la salle de bains")
+    page.get_by_label("Nom", exact=True).fill("Mme Diallo")
+    page.get_by_label("Mobile", exact=True).fill("06 39 98 00 42")
+    page.locator("#report-photo").set_input_files(str(photo))
+    expect(page.get_by_role("img", name="Photo 1 du signalement")).to_be_visible()
+    if check:
+        check(page)
+    page.get_by_role("button", name="Enregistrer le signalement").click()
+    expect(heading(page)).to_have_text("Demandes")
+    expect(page.get_by_text("Signalements en attente d’envoi")).to_be_visible()
+
+
+def test_a_request_reported_offline_reaches_the_server_once(
+    page, context, live_server, field, messaging_settings, settings
+):
+    settings.TICKETS_OFFICE_HOURS = "00:00-23:59"  # a leak is urgent: no on-call routing here
+    agent, photos = field
+    context.add_init_script(NO_BACKGROUND_SYNC)  # page.route() sees the page's requests only
+    log_in(page, live_server)
+    context.set_offline(True)
+    page.reload()
+    expect(heading(page)).to_have_text("Tournées")  # opened offline, from the cache
+
+    def check(page):
+        check_screen(page)
+        assert_fits_the_phone(page)
+
+    # A wrong form says what to correct, in French, before anything is queued.
+    page.get_by_role("link", name="Signaler un problème").click()
+    page.get_by_role("button", name="Enregistrer le signalement").click()
+    expect(page.locator("#report-error")).to_have_text(
+        "Choisissez une catégorie. Décrivez le problème en quelques mots."
+    )
+    check(page)
+    page.get_by_role("link", name="Tournées").click()
+    report_a_leak(page, photos[0], check=check)
+    check(page)  # the list, the report waiting
+    stored = photos_on_the_phone(page)
+    assert [(p["type"], p["side"]) for p in stored] == [("image/jpeg", 1600)]
+    queue = queued_on_the_phone(page)
+    assert [(q["type"], q["state"]) for q in queue] == [("request.create", "pending")]
+    page.close()
+    page = context.new_page()  # closed and opened again: the report is still there
+    open_app(page, live_server)
+    expect(page.locator("#sync-badge")).to_contain_text("2 en attente")  # the change, the photo
+    page.get_by_role("link", name="Demandes", exact=True).click()
+    expect(page.get_by_text("Signalements en attente d’envoi")).to_be_visible()
+    assert not Request.objects.exists()
+
+    # Online: the server applies the report, but its answer is lost on the way back.
+    cut = {"push": 0, "applied": False, "allowed": False}
+
+    def answer_lost(route):
+        cut["push"] += 1
+        if cut["push"] == 1:
+            route.fetch()
+            cut["applied"] = True
+            route.abort("internetdisconnected")
+        elif not cut["allowed"]:
+            route.abort("internetdisconnected")  # still no signal
+        else:
+            route.continue_()
+
+    page.route("**/api/sync/push", answer_lost)
+    context.set_offline(False)
+    synchronise(page)
+    wait_until(page, "() => true", until=lambda: cut["applied"])
+    assert Request.objects.count() == 1
+    # Not confirmed: the report stays in the outbox, its photo on the phone.
+    assert [q["type"] for q in queued_on_the_phone(page)] == ["request.create"]
+    expect(page.locator("#sync-badge")).to_contain_text("en attente")
+    cut["allowed"] = True
+    synchronise(page)
+    wait_synced(page)
+    assert queued_on_the_phone(page) == []
+
+    request = Request.objects.get()
+    unit = field_unit()
+    assert request.channel == "field" and request.created_by == agent
+    assert request.unit == unit and request.category == "leak" and request.urgency == "urgent"
+    assert request.description == "Fuite au plafond de la salle de bains"
+    assert request.contact_phone == "+33639980042"
+    told = Message.objects.get(to="+33639980042")
+    assert request.reference in told.body
+    photo = RequestPhoto.objects.get()
+    assert photo.request == request
+    with photo.image.open("rb") as handle:
+        assert max(Image.open(io.BytesIO(handle.read())).size) <= 1600
+    assert not Mutation.objects.exclude(status=Mutation.Status.APPLIED).exists()
+    assert Mutation.objects.count() == 1  # the replay found the first one
+    # The list now shows the server's request, in French, and nothing waits.
+    page.get_by_role("link", name="Demandes", exact=True).click()
+    expect(page.get_by_text("Signalements en attente d’envoi")).to_have_count(0)
+    card = page.locator("li.card", has_text=request.reference)
+    expect(card).to_contain_text("Fuite")
+    expect(card).to_contain_text("Nouvelle · urgente")
+    expect(card).to_contain_text("Le Moulin · Bâtiment A — Entrée 1, étage 0, porte 1")
+    check(page)
+
+
+def field_unit():
+    from backend.estate.models import Unit
+
+    return Unit.objects.filter(residence__code="R02").order_by("pk").first()
+
+
+def test_a_refused_report_stays_on_the_phone_with_its_reason(
+    page, context, live_server, field, messaging_settings
+):
+    log_in(page, live_server)
+    page.get_by_role("link", name="Signaler un problème").click()
+    page.get_by_label("Catégorie").select_option(label="Interphone")
+    expect(page.get_by_label("Urgence")).to_have_value("normal")
+    page.get_by_label("Urgence").select_option(label="Peut attendre")
+    page.get_by_label("Catégorie").select_option(label="Ascenseur")  # urgent by default...
+    expect(page.get_by_label("Urgence")).to_have_value("low")  # ...but the agent chose
+    page.get_by_label("Description").fill("L’interphone ne sonne plus")
+    page.get_by_label("Mobile", exact=True).fill("01 23 45 67 89")  # a landline: no SMS
+    page.get_by_role("button", name="Enregistrer le signalement").click()
+    expect(heading(page)).to_have_text("Demandes")
+    expect(page.get_by_text("refusé par le serveur")).to_be_visible()
+    check_screen(page)
+    assert not Request.objects.exists()
+    page.get_by_role("link", name="Voir pourquoi dans Synchro").click()
+    expect(page.get_by_text("Signalement : refusé")).to_be_visible()
+    expect(page.get_by_text("n’est pas un numéro de mobile")).to_be_visible()
+    assert [q["state"] for q in queued_on_the_phone(page)] == ["rejected"]

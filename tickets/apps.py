@@ -11,9 +11,10 @@ class TicketsConfig(AppConfig):
         from backend.accounts.scoping import STAFF_ROLES
         from backend.core import files, navigation
         from messaging.signals import inbound_received
-        from tickets import inbound
+        from tickets import inbound, sync
         from tickets.models import Photo, WorkOrder
 
+        sync.register()
         files.register(Photo, "image")
         files.register(Photo, "thumbnail")
         files.register(WorkOrder, "signature")

@@ -164,7 +164,7 @@ def _organisations(objects) -> dict[int, int]:
 
 
 def register_core_types() -> None:
-    from backend.estate.models import Building, Entrance, Residence, Unit
+    from backend.estate.models import Building, Entrance, Equipment, Residence, Unit
 
     register(
         RecordType(
@@ -215,5 +215,20 @@ def register_core_types() -> None:
                 "door": u.door,
                 "floor": u.floor,
             },
+        )
+    )
+    register(
+        RecordType(
+            kind="equipment",
+            model=Equipment,
+            residence="residence_id",
+            serialize=lambda q: {
+                "residence": q.residence_id,
+                "building": q.building_id,
+                "entrance": q.entrance_id,
+                "kind": q.kind,
+                "name": q.name,
+            },
+            keep=lambda qs: qs.filter(is_active=True),  # out of service: a tombstone
         )
     )

@@ -109,8 +109,8 @@ export function score(grid, answers) {
   return { percent, zones, criticalFailed, passed };
 }
 
-async function enqueue(type, recordId, data, draft) {
-  await db.enqueue({ id: uuid(), type, record: String(recordId), author: user.id, data }, draft);
+async function enqueue(type, recordId, data, draft, photos) {
+  await db.enqueue({ id: uuid(), type, record: String(recordId), author: user.id, data }, draft, photos);
   await refreshBadge();
   requestSync();
   registerBackgroundSync();
@@ -174,7 +174,7 @@ async function cleanDrafts() {
   const photos = await db.all("photos");
   for (const draft of await db.all("drafts")) {
     const waiting =
-      queue.some((q) => q.record === draft.id) || photos.some((p) => p.visit === draft.id && p.state !== "sent");
+      queue.some((q) => q.record === draft.id) || photos.some((p) => (p.record || p.visit) === draft.id && p.state !== "sent");
     if (waiting) continue;
     if (draft.kind === "visit") {
       const server = await record("visit", draft.id);
@@ -239,7 +239,9 @@ async function roundsScreen() {
   const done = server.filter((v) => v.d.status === "done").sort((a, b) => (b.d.finished_at || "").localeCompare(a.d.finished_at || ""));
   return [
     h("h1", null, "Tournées"),
-    h("p", null, h("a", { href: "#/nouvelle", class: "button primary" }, "Nouvelle visite")),
+    h("div", { class: "row" },
+      h("a", { href: "#/nouvelle", class: "button primary" }, "Nouvelle visite"),
+      h("a", { href: "#/signaler", class: "button" }, "Signaler un problème")),
     inProgress.length ? h("h2", null, "En cours") : "",
     inProgress.length
       ? h("ul", { class: "cards" }, inProgress.map((d) => link(`#/visite/${d.id}/0`, names[d.residence] || "", `Commencée à ${timeFr(d.started_at)}`)))
@@ -604,7 +606,274 @@ const LABELS = {
   "visit.answers": "Réponse",
   "visit.finish": "Fin de visite",
   "rework.recheck": "Contre-visite",
+  "request.create": "Signalement",
 };
+
+// --- technical requests -------------------------------------------------------------------------
+
+// The technical categories of tickets.models.CATEGORY_RULES, each with its default urgency
+// (tests/test_tickets_sync.py checks that they match the server's).
+const CATEGORIES = [
+  ["leak", "Fuite", "urgent"],
+  ["heating", "Chauffage", "normal"],
+  ["hot_water", "Eau chaude", "normal"],
+  ["intercom", "Interphone", "normal"],
+  ["door", "Porte et serrure", "normal"],
+  ["lift", "Ascenseur", "urgent"],
+  ["electricity", "Électricité", "normal"],
+  ["pests", "Nuisibles", "normal"],
+  ["other", "Autre problème technique", "low"],
+];
+const CATEGORY_LABELS = Object.fromEntries(CATEGORIES.map(([value, label]) => [value, label]));
+const URGENCIES = [
+  ["urgent", "Urgente"],
+  ["normal", "Normale"],
+  ["low", "Peut attendre"],
+];
+const URGENCY_LABELS = Object.fromEntries(URGENCIES);
+const STATUSES = {
+  new: "Nouvelle",
+  acknowledged: "Prise en compte",
+  scheduled: "Planifiée",
+  done: "Terminée",
+  closed: "Clôturée",
+  cancelled: "Annulée",
+};
+const OPEN = ["new", "acknowledged", "scheduled", "done"];
+const RECENT_DAYS = 7;
+
+const byName = (a, b) => a.localeCompare(b, "fr", { numeric: true });
+const unitLabel = (u) =>
+  `Logement porte ${u.d.door || u.d.code}${u.d.floor === null || u.d.floor === undefined ? "" : u.d.floor === 0 ? " · rez-de-chaussée" : ` · étage ${u.d.floor}`}`;
+
+async function requestsScreen() {
+  // Another agent's reports waiting on a shared phone are theirs: not shown here.
+  const server = await records("request");
+  const known = new Set(server.map((r) => r.id));
+  const drafts = (await db.all("drafts")).filter((d) => d.kind === "request" && d.author === user.id && !known.has(d.id));
+  const refused = new Set((await db.queued()).filter((q) => q.type === "request.create" && q.state !== "pending").map((q) => q.record));
+  const names = {};
+  for (const r of await records("residence")) names[r.id] = r.d.name;
+  const since = Date.now() - RECENT_DAYS * 86400000;
+  const open = server.filter((r) => OPEN.includes(r.d.status)).sort((a, b) => b.d.created_at.localeCompare(a.d.created_at));
+  const closed = server
+    .filter((r) => !OPEN.includes(r.d.status) && r.d.closed_at && Date.parse(r.d.closed_at) >= since)
+    .sort((a, b) => b.d.closed_at.localeCompare(a.d.closed_at));
+  const where = (r) => {
+    const name = names[r.d.residence] || "";
+    const place = name && r.d.place.startsWith(`${name} — `) ? r.d.place.slice(name.length + 3) : r.d.place;
+    return place && place !== name ? `${name} · ${place}` : name || place;
+  };
+  const card = (r) =>
+    h("li", { class: `card ${r.d.urgency === "urgent" && OPEN.includes(r.d.status) ? "late" : ""}` },
+      h("span", { class: "card-title" }, `${r.d.reference} — ${CATEGORY_LABELS[r.d.category] || r.d.category}`),
+      h("span", { class: "meta" }, where(r)),
+      h("span", null, [
+        STATUSES[r.d.status] || r.d.status,
+        URGENCY_LABELS[r.d.urgency] ? URGENCY_LABELS[r.d.urgency].toLowerCase() : "",
+        r.d.appointment ? `rendez-vous ${dateFr(r.d.appointment)} à ${timeFr(r.d.appointment)}` : "",
+        `signalée le ${dateFr(r.d.created_at)}`,
+      ].filter(Boolean).join(" · ")),
+      r.d.description ? h("span", { class: "meta" }, r.d.description) : "");
+  return [
+    h("h1", null, "Demandes"),
+    h("p", null, h("a", { href: "#/signaler", class: "button primary" }, "Signaler un problème")),
+    drafts.length ? h("h2", null, "Signalements en attente d’envoi") : "",
+    drafts.length
+      ? h("ul", { class: "cards" }, drafts.map((d) =>
+          h("li", { class: `card ${refused.has(d.id) ? "problem" : ""}` },
+            h("span", { class: "card-title" }, `${CATEGORY_LABELS[d.category] || d.category} — ${names[d.residence] || ""}`),
+            h("span", { class: "meta" }, d.place),
+            h("span", null, [
+              URGENCY_LABELS[d.urgency] || "",
+              d.photos.length ? `${d.photos.length} photo${d.photos.length > 1 ? "s" : ""}` : "",
+              refused.has(d.id) ? "refusé par le serveur" : "sera envoyé au retour du réseau",
+            ].filter(Boolean).join(" · ")),
+            refused.has(d.id) ? h("a", { href: "#/synchro", class: "button" }, "Voir pourquoi dans Synchro") : "")))
+      : "",
+    h("h2", null, "Demandes ouvertes du secteur"),
+    open.length ? h("ul", { class: "cards" }, open.map(card)) : h("p", null, "Aucune demande ouverte dans votre secteur."),
+    closed.length ? h("h2", null, `Clôturées (${RECENT_DAYS} jours)`) : "",
+    closed.length ? h("ul", { class: "cards" }, closed.map(card)) : "",
+  ];
+}
+
+async function reportScreen() {
+  const residences = (await records("residence")).sort((a, b) => byName(a.d.name, b.d.name));
+  if (!residences.length) return [h("h1", null, "Signaler un problème"), h("p", null, "Aucune résidence sur le téléphone : synchronisez d’abord.")];
+  const buildings = Object.fromEntries((await records("building")).map((b) => [b.id, b]));
+  const entrances = await records("entrance");
+  const units = await records("unit");
+  const equipment = await records("equipment");
+  const photos = []; // { id, blob, thumb }: stored with the report, not before
+  let urgencyTouched = false;
+
+  const residenceSelect = h("select", { id: "report-residence", name: "residence", required: true },
+    residences.map((r) => h("option", { value: r.id }, r.d.name)));
+  const entranceSelect = h("select", { id: "report-entrance", name: "entrance" });
+  const placeSelect = h("select", { id: "report-place", name: "place", "aria-describedby": "report-place-help" });
+  const entranceLabel = (e) => {
+    const building = buildings[String(e.d.building)];
+    return building ? `${building.d.name} — ${e.d.name}` : e.d.name;
+  };
+  const fillPlaces = () => {
+    const residence = residenceSelect.value;
+    const entrance = entranceSelect.value ? entrances.find((e) => e.id === entranceSelect.value) : null;
+    const here = entrance
+      ? units.filter((u) => String(u.d.entrance) === entrance.id).sort((a, b) => (a.d.floor ?? 0) - (b.d.floor ?? 0) || byName(a.d.door || a.d.code, b.d.door || b.d.code))
+      : [];
+    const things = equipment
+      .filter((q) => String(q.d.residence) === residence)
+      .filter((q) => !entrance || String(q.d.entrance) === entrance.id
+        || (q.d.entrance === null && (q.d.building === null || q.d.building === entrance.d.building)))
+      .sort((a, b) => byName(a.d.name, b.d.name));
+    placeSelect.replaceChildren(
+      h("option", { value: "" }, entrance ? "Les parties communes de l’entrée" : "Les parties communes de la résidence"),
+      here.length ? h("optgroup", { label: "Logements" }, here.map((u) => h("option", { value: `unit:${u.id}` }, unitLabel(u)))) : "",
+      things.length ? h("optgroup", { label: "Équipements" }, things.map((q) => h("option", { value: `equipment:${q.id}` }, q.d.name))) : "",
+    );
+  };
+  const fillEntrances = () => {
+    const mine = entrances
+      .filter((e) => String(e.d.residence) === residenceSelect.value)
+      .sort((a, b) => byName(entranceLabel(a), entranceLabel(b)));
+    entranceSelect.replaceChildren(
+      h("option", { value: "" }, "Toute la résidence"),
+      ...mine.map((e) => h("option", { value: e.id }, entranceLabel(e))),
+    );
+    fillPlaces();
+  };
+  residenceSelect.addEventListener("change", fillEntrances);
+  entranceSelect.addEventListener("change", fillPlaces);
+  fillEntrances();
+
+  const urgencySelect = h("select", { id: "report-urgency", name: "urgency", onchange: () => { urgencyTouched = true; } },
+    URGENCIES.map(([value, label]) => h("option", { value, selected: value === "normal" }, label)));
+  const categorySelect = h("select", {
+    id: "report-category",
+    name: "category",
+    required: true,
+    onchange: () => {
+      const rule = CATEGORIES.find(([value]) => value === categorySelect.value);
+      if (rule && !urgencyTouched) urgencySelect.value = rule[2]; // the category's default
+    },
+  }, h("option", { value: "" }, "Choisir…"), CATEGORIES.map(([value, label]) => h("option", { value }, label)));
+  const description = h("textarea", { id: "report-description", name: "description", rows: "4", required: true, maxlength: "4000" });
+  const contactName = h("input", { id: "contact-name", name: "contact_name", autocomplete: "off", maxlength: "200" });
+  const contactPhone = h("input", { id: "contact-phone", name: "contact_phone", type: "tel", inputmode: "tel", autocomplete: "off", maxlength: "32" });
+
+  const thumbs = h("ul", { class: "thumbs photo-list", "aria-label": "Photos du signalement" });
+  const showPhotos = () => {
+    thumbs.replaceChildren(...photos.map((p, n) =>
+      h("li", null,
+        h("img", { src: p.thumb, alt: `Photo ${n + 1} du signalement` }),
+        h("button", {
+          type: "button",
+          "aria-label": `Retirer la photo ${n + 1}`,
+          onclick: () => { photos.splice(n, 1); showPhotos(); },
+        }, "Retirer"))));
+  };
+  const photoInput = h("input", {
+    id: "report-photo",
+    type: "file",
+    accept: "image/*",
+    capture: "environment",
+    class: "visually-hidden",
+    onchange: async (event) => {
+      const file = event.target.files[0];
+      event.target.value = "";
+      if (!file) return;
+      try {
+        const { blob, thumb } = await compress(file); // 1,600 px JPEG, on the phone
+        photos.push({ id: uuid(), blob, thumb });
+        showPhotos();
+      } catch (error) {
+        alert(error.message);
+      }
+    },
+  });
+
+  const error = h("p", { class: "error", role: "alert", id: "report-error" });
+  const form = h(
+    "form",
+    {
+      class: "stack",
+      "data-editing": true, // a sync ending meanwhile does not redraw the form
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const problems = [];
+        if (!categorySelect.value) problems.push("Choisissez une catégorie.");
+        if (description.value.trim().length < 3) problems.push("Décrivez le problème en quelques mots.");
+        const digits = contactPhone.value.replace(/\D/g, "");
+        if (contactPhone.value.trim() && (digits.length < 9 || digits.length > 15)) problems.push("Ce numéro de mobile semble incomplet.");
+        error.textContent = problems.join(" ");
+        if (problems.length) {
+          (categorySelect.value ? description : categorySelect).focus();
+          return;
+        }
+        const id = uuid();
+        const residence = Number(residenceSelect.value);
+        const entrance = entranceSelect.value ? entrances.find((e) => e.id === entranceSelect.value) : null;
+        const [placeKind, placeId] = placeSelect.value ? placeSelect.value.split(":") : [null, null];
+        const data = {
+          residence,
+          building: entrance ? entrance.d.building : null,
+          entrance: entrance ? Number(entrance.id) : null,
+          unit: placeKind === "unit" ? Number(placeId) : null,
+          equipment: placeKind === "equipment" ? Number(placeId) : null,
+          category: categorySelect.value,
+          urgency: urgencySelect.value,
+          description: description.value.trim(),
+          contact_name: contactName.value.trim(),
+          contact_phone: contactPhone.value.trim(),
+        };
+        const place = [entrance ? entranceLabel(entrance) : "Toute la résidence", placeSelect.value ? placeSelect.selectedOptions[0].textContent : ""]
+          .filter(Boolean).join(" · ");
+        const draft = {
+          id, kind: "request", author: user.id, residence, place, category: data.category, urgency: data.urgency,
+          created_at: new Date().toISOString(), photos: photos.map((p) => ({ id: p.id, thumb: p.thumb })),
+        };
+        const rows = photos.map((p) => ({
+          id: p.id, kind: "request.photo", record: id, author: user.id, blob: p.blob, thumb: p.thumb, sent: 0, state: "pending",
+        }));
+        await enqueue("request.create", id, data, draft, rows);
+        location.hash = "#/demandes";
+      },
+    },
+    h("label", { for: "report-residence" }, "Résidence"),
+    residenceSelect,
+    h("label", { for: "report-entrance" }, "Bâtiment et entrée"),
+    entranceSelect,
+    h("label", { for: "report-place" }, "Logement ou équipement"),
+    h("p", { id: "report-place-help", class: "meta" }, "Facultatif : laissez « parties communes » si le problème n’est pas chez un locataire ni sur un équipement."),
+    placeSelect,
+    h("label", { for: "report-category" }, "Catégorie"),
+    categorySelect,
+    h("label", { for: "report-urgency" }, "Urgence"),
+    urgencySelect,
+    h("label", { for: "report-description" }, "Description"),
+    description,
+    h("fieldset", { class: "item" },
+      h("legend", null, "Personne à prévenir (facultatif)"),
+      h("p", { class: "meta" }, "Elle recevra la référence de la demande par SMS, puis chaque étape."),
+      h("label", { for: "contact-name" }, "Nom"),
+      contactName,
+      h("label", { for: "contact-phone" }, "Mobile"),
+      contactPhone),
+    h("h2", null, "Photos"),
+    thumbs,
+    h("label", { for: "report-photo", class: "button" }, "Ajouter une photo"),
+    photoInput,
+    error,
+    h("button", { type: "submit", class: "primary" }, "Enregistrer le signalement"),
+  );
+  return [
+    h("h1", null, "Signaler un problème"),
+    h("p", null, "Enregistré sur le téléphone, envoyé dès que le réseau le permet."),
+    form,
+  ];
+}
 
 async function syncScreen() {
   const queue = await db.queued();
@@ -687,7 +956,10 @@ async function route() {
     return;
   }
   farewell = null;
-  const tab = { "": "rounds", visite: "rounds", nouvelle: "rounds", reprises: "reworks", reprise: "reworks", synchro: "sync" }[parts[0]] || "rounds";
+  const tab = {
+    "": "rounds", visite: "rounds", nouvelle: "rounds", reprises: "reworks", reprise: "reworks",
+    demandes: "requests", signaler: "requests", synchro: "sync",
+  }[parts[0]] || "rounds";
   for (const link of document.querySelectorAll(".tabs a")) {
     if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -698,6 +970,8 @@ async function route() {
   else if (parts[0] === "nouvelle") nodes = await newVisitScreen();
   else if (parts[0] === "reprises") nodes = await reworksScreen();
   else if (parts[0] === "reprise") nodes = await reworkScreen(parts[1]);
+  else if (parts[0] === "demandes") nodes = await requestsScreen();
+  else if (parts[0] === "signaler") nodes = await reportScreen();
   else if (parts[0] === "synchro") nodes = await syncScreen();
   else nodes = await roundsScreen();
   if (turn === routing) render(...nodes);

@@ -6,7 +6,8 @@
 //   records  reference data pulled from the server, key [t, id], indexes "t" and "r" (residence)
 //   drafts   the agent's own work in progress (a visit being answered), key id
 //   queue    mutations to send, in order: key seq (auto), index "id" (the mutation id)
-//   photos   photos to upload: key id, the compressed JPEG blob and upload progress
+//   photos   photos to upload: key id, the compressed JPEG blob and upload progress; `kind` and
+//            `record` name what it belongs to (older rows: a visit's, in `visit` and `answer`)
 //   meta     key/value: cursor, device id, user, last sync...
 
 const NAME = "ronde-terrain";
@@ -124,12 +125,14 @@ export async function applyPage(page) {
   return finished(tx);
 }
 
-// Queue a mutation and, in the same transaction, what the agent sees of it (a draft).
-export async function enqueue(mutation, draft) {
+// Queue a mutation and, in the same transaction, what the agent sees of it (a draft) and the
+// photos that go with it: all of it is on the phone, or none.
+export async function enqueue(mutation, draft, photos = []) {
   const db = await open();
-  const tx = db.transaction(["queue", "drafts"], "readwrite");
+  const tx = db.transaction(["queue", "drafts", "photos"], "readwrite");
   tx.objectStore("queue").add({ ...mutation, state: "pending", created_at: new Date().toISOString() });
   if (draft) tx.objectStore("drafts").put(draft);
+  for (const photo of photos) tx.objectStore("photos").put(photo);
   return finished(tx);
 }
 

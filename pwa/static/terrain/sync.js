@@ -160,7 +160,9 @@ async function uploadPhotos(user, token) {
   const photos = (await db.all("photos")).filter((p) => p.state === "pending" && p.author === user);
   for (const photo of photos) {
     const base = `/api/sync/media/${photo.id}`;
-    const query = `?kind=visit.photo&record=${encodeURIComponent(photo.visit)}&answer=${encodeURIComponent(photo.answer || "")}`;
+    const kind = photo.kind || "visit.photo";
+    const owner = photo.record || photo.visit;
+    const query = `?kind=${encodeURIComponent(kind)}&record=${encodeURIComponent(owner)}&answer=${encodeURIComponent(photo.answer || "")}`;
     let received = photo.sent || 0;
     if (received) {
       // After a drop: ask the server what it holds, and resume from there.
@@ -197,7 +199,8 @@ async function uploadPhotos(user, token) {
     }
     if (received >= total) {
       // The server holds every byte: the photo may leave the phone (its thumbnail stays).
-      await db.put("photos", { id: photo.id, visit: photo.visit, answer: photo.answer, author: photo.author, thumb: photo.thumb, state: "sent", size: total });
+      const { blob, sent, ...kept } = photo;
+      await db.put("photos", { ...kept, state: "sent", size: total });
     }
     emit("queue");
   }
