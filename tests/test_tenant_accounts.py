@@ -539,3 +539,29 @@ def test_staff_pages_and_api_refuse_a_tenant(extranet):
     assert client.get("/")["Location"] == "/locataire/espace/"
     assert client.get("/api/estate/residences").status_code == 401
     assert client.get("/demandes/").status_code == 403
+
+
+def test_the_welcome_message_is_the_agencys_own_when_it_wrote_one(
+    extranet, estate, django_capture_on_commit_callbacks
+):
+    from messaging.models import Template, TemplateVariant
+
+    template = Template.objects.create(
+        organisation=estate.organisation,
+        agency=estate.north,
+        key="bienvenue-extranet",
+        name="Bienvenue (Nord)",
+        channels="email",
+    )
+    TemplateVariant.objects.create(
+        template=template,
+        language="fr",
+        email_subject="Bienvenue chez vous, {{ prenom }}",
+        email_text="L'agence Nord vous souhaite la bienvenue. {{ agence }}",
+    )
+    client, _response = activate(extranet)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(link_in(extranet.inbox.messages[-1], "/locataire/verifier/"))
+    welcome = extranet.inbox.messages[-1]
+    assert subject(welcome) == f"Bienvenue chez vous, {extranet.person.first_name}"
+    assert "L'agence Nord vous souhaite la bienvenue. Agence Nord" in body(welcome)
