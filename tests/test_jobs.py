@@ -141,6 +141,8 @@ EXPECTED_PERIODIC = {
     "ronde:backend.jobs.heartbeat": 60.0,
     "ronde:backend.jobs.purge_finished_jobs": 86400.0,
     "ronde:backend.accounts.tasks.purge_login_failures": 3600.0,
+    "ronde:backend.accounts.tasks.tenant_accounts_lifecycle": 86400.0,
+    "ronde:backend.accounts.tasks.personal_data_retention": 86400.0,
 }
 
 

@@ -677,7 +677,11 @@ def welcome(account: TenantAccount) -> None:
 
 def _candidates(organisation: Organisation, identifier: str) -> list[TenantAccount]:
     value = (identifier or "").strip()
-    accounts = TenantAccount.objects.select_related("user").filter(organisation=organisation)
+    accounts = (
+        TenantAccount.objects.select_related("user")
+        .filter(organisation=organisation)
+        .exclude(status=TenantAccount.Status.ANONYMISED)
+    )
     if "@" in value:
         return list(accounts.filter(email=value.lower())[:1])
     digits = normalise_contract_reference(value)
@@ -711,6 +715,18 @@ def authenticate(
             matched = matched or account
     if not accounts:
         _burn(password)
+    if matched is not None and matched.status == TenantAccount.Status.DEACTIVATED:
+        # Said only to whoever typed the right password, who learns nothing a login would
+        # not tell; a wrong one gets the same answer as for an unknown identifier.
+        attempt.succeeded()
+        raise ServiceError(
+            _(
+                "This account is closed (you left your home, or it was not used for a long "
+                "time). To get a tenant space again, contact your agency."
+            ),
+            code="closed",
+            status=403,
+        )
     if (
         matched is None
         or matched.status
@@ -829,6 +845,14 @@ def reset_password(raw: str, password: str, confirm: str) -> TenantAccount:
                 code="bad_link",
             )
         account = row.account
+        if account.status not in (
+            TenantAccount.Status.ACTIVE,
+            TenantAccount.Status.DEPARTED,
+        ):  # closed: no recovery, whatever link is left
+            raise ServiceError(
+                _("This link is not valid, was already used or has expired. Ask for a new one."),
+                code="bad_link",
+            )
         _check_new_password(password, confirm, account.email, account.person)
         _use_token(raw, AccountToken.Purpose.RESET_PASSWORD)
         user = account.user
@@ -843,11 +867,16 @@ def reset_password(raw: str, password: str, confirm: str) -> TenantAccount:
 # --- profile --------------------------------------------------------------------------------------
 
 
-def _writable(account: TenantAccount) -> None:
+def ensure_writable(account: TenantAccount) -> None:
+    """Every write of the tenant's own (profile, consents, merge, insurance, new request,
+    mobile) calls this first: a departed account's space is read-only."""
     if account.status != TenantAccount.Status.ACTIVE:
         raise ServiceError(
             _("Your space is read-only since your departure."), code="read_only", status=403
         )
+
+
+_writable = ensure_writable
 
 
 @_french
@@ -877,7 +906,7 @@ def request_email_change(account: TenantAccount, new_email: str, password: str) 
 
 
 def _take_new_email(account: TenantAccount, new_email: str) -> TenantAccount:
-    if account.pending_email != new_email:
+    if account.pending_email != new_email or account.status != TenantAccount.Status.ACTIVE:
         raise ServiceError(
             _("This link is not valid or was already used. Ask for a new one."), code="bad_link"
         )
@@ -941,6 +970,7 @@ def start_mobile(account: TenantAccount, raw_mobile: str) -> None:
 
 @_french
 def confirm_mobile(account: TenantAccount, code: str) -> None:
+    _writable(account)
     row = (
         AccountToken.objects.filter(
             account=account,

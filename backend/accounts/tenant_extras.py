@@ -29,7 +29,7 @@ from backend.accounts.models import (
     InsuranceCertificate,
 )
 from backend.accounts.tenant_forms import HelpForm, attach
-from backend.accounts.tenant_space import tenant_required
+from backend.accounts.tenant_space import tenant_required, writable
 from backend.accounts.tenant_views import organisation_of
 from backend.core import images
 from backend.core.errors import ServiceError
@@ -85,11 +85,12 @@ def _sniff(data: bytes) -> str:
 
 
 @tenant_required
+@writable
 @require_http_methods(["GET", "POST"])
 def insurance(request, account):
     household = account.current_household
     form = InsuranceForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and not account.read_only and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         data = upload.read(INSURANCE_MAX_BYTES + 1)
         kind = _sniff(data)
@@ -176,8 +177,11 @@ class NewRequestForm(forms.Form):
 def new_request(request, account):
     from tickets import services as tickets
 
-    if account.read_only:
-        raise Http404
+    try:
+        tenancy.ensure_writable(account)
+    except ServiceError as exc:
+        flash.error(request, exc.message)
+        return redirect("tenants:space")
     lease = (
         Lease.objects.current()
         .filter(household=account.current_household)
@@ -378,6 +382,7 @@ def privacy(request):
             "deactivate_days": settings.TENANT_DEACTIVATE_DAYS,
             "anonymise_days": settings.TENANT_ANONYMISE_DAYS,
             "lease_years": settings.LEASE_RETENTION_YEARS,
+            "request_years": settings.REQUEST_RETENTION_YEARS,
             "accounting_years": settings.ACCOUNTING_RETENTION_YEARS,
         },
     )

@@ -30,6 +30,24 @@ def tenant_required(view):
     return wrapper
 
 
+def writable(view):
+    """A write from a read-only space (departed) is refused before the form is read: back to
+    the page, which no longer shows the form, with the reason. The services refuse too
+    (tenancy.ensure_writable), whoever calls them."""
+
+    @functools.wraps(view)
+    def wrapper(request, account, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                tenancy.ensure_writable(account)
+            except ServiceError as exc:
+                flash.error(request, exc.message)
+                return redirect(request.path)
+        return view(request, account, *args, **kwargs)
+
+    return wrapper
+
+
 def _fail(request, form, exc):
     if isinstance(exc, ValidationError):
         forms.attach(form, exc)
@@ -56,21 +74,29 @@ def space(request, account):
         .first()
     )
     consents = tenancy.current_consents(household.pk) if household else {}
+    shown = mask if account.read_only else str
     context = {
         "account": account,
         "household": household,
         "lease": lease,
-        "people": list(household.people.all()) if household else [],
-        "homes": list(tenancy.homes_of(account)),
+        "people": [
+            f"{shown(p.first_name)} {shown(p.last_name)}"
+            for p in (household.people.all() if household else [])
+        ],
+        "homes": [(h.pk, shown(h.name)) for h in tenancy.homes_of(account)],
         "consents": [consents.get(kind) for kind in Consent.Kind.values if kind in consents],
         "read_only": account.read_only,
-        "reference": mask(lease.reference)
-        if lease and account.read_only
-        else (lease.reference if lease else ""),
+        "reference": shown(lease.reference) if lease else "",
     }
-    from backend.accounts import tenant_extras
+    from backend.accounts import lifecycle, tenant_extras
 
     context.update(tenant_extras.space_context(account))
+    if account.read_only:
+        context["closes_on"] = lifecycle.closes_on(account)
+        if context.get("balance") is not None:
+            context["balance_amount"] = "•••"
+    elif context.get("balance") is not None:
+        context["balance_amount"] = context["balance"].amount
     return render(request, "tenants/space.html", context)
 
 
@@ -85,6 +111,7 @@ def switch(request, account):
 
 
 @tenant_required
+@writable
 @require_http_methods(["GET", "POST"])
 def profile(request, account):
     post = request.POST if request.method == "POST" else None
@@ -136,11 +163,14 @@ def profile(request, account):
             "mobile_form": mobile_form,
             "code_form": code_form,
             "read_only": account.read_only,
+            "email_shown": mask(account.email) if account.read_only else account.email,
+            "mobile_shown": mask(account.mobile) if account.read_only else account.mobile,
         },
     )
 
 
 @tenant_required
+@writable
 @require_http_methods(["GET", "POST"])
 def consents(request, account):
     household = account.current_household
@@ -183,6 +213,7 @@ def consents(request, account):
 
 
 @tenant_required
+@writable
 @require_http_methods(["GET", "POST"])
 def merge(request, account):
     form = forms.MergeForm(request.POST or None)
