@@ -677,9 +677,8 @@ def test_the_data_export_and_the_departed_read_only_space(world):
     refused = app.put("/me/consents", {"paperless": False, "commercial": True, "general": True})
     assert refused.status_code == 403 and refused.json()["code"] == "read_only"
     assert "lecture seule" in refused.json()["message"]
-    assert (
-        app.upload("/me/requests", {"category": "leak", "description": "Fuite"}).status_code == 404
-    )
+    closed = app.upload("/me/requests", {"category": "leak", "description": "Fuite au palier"})
+    assert closed.status_code == 403 and closed.json()["code"] == "read_only"
 
 
 def test_help_reaches_the_agency_without_an_account(world):

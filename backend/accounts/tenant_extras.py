@@ -222,6 +222,7 @@ def submit_request(account, *, category: str, place: str, description: str, phot
     areas of its entrance; an optional photo, stripped of its metadata."""
     from tickets import services as tickets
 
+    tenancy.check_writable(account)
     lease = request_lease(account)
     if place not in PLACES:
         raise ValidationError({"place": [_("This value is not one of the allowed choices.")]})
