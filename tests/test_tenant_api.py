@@ -82,10 +82,13 @@ class App:
                 content_type="application/json",
                 headers=headers,
             )
-        if response.headers.get("Content-Type", "").startswith("application/json"):
-            self.token = (
-                response.json().get("csrf_token", self.token) if response.content else self.token
-            )
+        answer = (
+            response.json()
+            if response.headers.get("Content-Type", "").startswith("application/json")
+            else None
+        )
+        if isinstance(answer, dict) and "csrf_token" in answer:
+            self.token = answer["csrf_token"]  # Django rotates it at login
         return response
 
     def post(self, path, data=None, **kwargs):
