@@ -8,7 +8,7 @@ Errors are JSON with a stable `code` and a French `message` (translated through 
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.http import Http404
@@ -101,7 +101,11 @@ def on_validation_error(request, exc):
 def on_model_validation_error(request, exc):
     if hasattr(exc, "error_dict"):
         details = [
-            {"field": name, "message": " ".join(messages), "type": "invalid"}
+            {
+                "field": "" if name == NON_FIELD_ERRORS else name,
+                "message": " ".join(messages),
+                "type": "invalid",
+            }
             for name, messages in exc.message_dict.items()
         ]
     else:
@@ -215,3 +219,4 @@ api.add_router("/messaging", "messaging.api.router", tags=["messaging"])
 api.add_router("/inspections", "inspections.api.router", tags=["inspections"])
 api.add_router("/tickets", "tickets.api.router", tags=["tickets"])
 api.add_router("/sync", "backend.sync.api.router", tags=["sync"])
+api.add_router("/tenant", "backend.accounts.tenant_api.router", tags=["tenant"])

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, when they are missing:
 # Chromium (browser tests), Redis (Celery tests), PostgreSQL (the second database), gettext,
-# Node.js and npm (the Twilio double runs on Prism).
+# Node.js and npm (the Twilio double runs on Prism), poppler-utils (the demo PDFs read back).
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)  # demo PDFs opened by a real reader
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)

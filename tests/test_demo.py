@@ -159,3 +159,127 @@ def test_the_demo_has_a_year_of_inspections_and_a_forgotten_small_residence(demo
     ).exists()
     statuses = set(Penalty.objects.values_list("status", flat=True))
     assert statuses == {"proposed", "contested", "confirmed", "waived"}
+
+
+# --- the tenant extranet's demo ------------------------------------------------------------------
+
+
+def printed_banner() -> str:
+    import io
+
+    from backend.core.management.commands.serve import Command
+
+    out = io.StringIO()
+    Command(stdout=out).banner("127.0.0.1:8000", False)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_demo_tenants_are_in_every_state(demo_data):
+    from backend.accounts.models import (
+        Consent,
+        HouseholdBalance,
+        HouseholdDocument,
+        ProvisionalCredential,
+        TenantAccount,
+    )
+    from backend.accounts.tenant_extras import INSURANCE_TYPES, _sniff
+
+    accounts = {a.user.username: a for a in TenantAccount.objects.select_related("user")}
+    states = {name: a.status for name, a in accounts.items()}
+    assert states == {
+        "tenant-demo-1": "active",
+        "tenant-demo-2": "active",
+        "tenant-demo-3": "pending",
+        "tenant-demo-4": "departed",
+    }
+    main = accounts["tenant-demo-1"]
+    agencies = {
+        lease.residence.agency.code
+        for lease in m.Lease.objects.current().filter(household__account_homes__account=main)
+    }
+    assert agencies == {"01", "02"} and main.mobile_verified_at and main.activated_at
+    kinds = set(Consent.objects.filter(account=main).values_list("kind", flat=True))
+    assert kinds == {"terms", "privacy", "paperless", "commercial", "general"}
+    departed = accounts["tenant-demo-4"]
+    end = m.Lease.objects.get(household=departed.current_household).end_date
+    from django.utils import timezone
+
+    assert 0 < (timezone.localdate() - end).days <= 31 and departed.read_only
+    documents = HouseholdDocument.objects.filter(household__account_homes__account=main)
+    assert documents.count() == 6
+    for document in documents:
+        assert document.is_demo and "(démonstration)" in document.title
+        with document.file.open("rb") as handle:
+            data = handle.read()
+        assert _sniff(data) in INSURANCE_TYPES and data.rstrip().endswith(b"%%EOF")
+    assert HouseholdBalance.objects.filter(household__account_homes__account=main).count() == 2
+    letters = ProvisionalCredential.objects.filter(batch="demo", used_at__isnull=True)
+    assert letters.count() == 3
+    assert not letters.filter(household__account_homes__isnull=False).exists()
+
+
+def _parse_pdf_text(data: bytes) -> str:
+    import re
+
+    return " ".join(
+        part.decode("cp1252").replace("\\(", "(").replace("\\)", ")")
+        for part in re.findall(rb"\(((?:[^()\\]|\\.)*)\) Tj", data)
+    )
+
+
+@pytest.mark.django_db
+def test_the_demo_documents_are_real_pdfs(demo_data):
+    import shutil
+    import subprocess
+
+    from backend.accounts.models import HouseholdDocument
+
+    document = HouseholdDocument.objects.filter(is_demo=True).order_by("pk").first()
+    with document.file.open("rb") as handle:
+        data = handle.read()
+    text = _parse_pdf_text(data)
+    assert "Avis d’échéance" in text and "€" in text
+    # A real reader opens it (poppler-utils, installed by scripts/system-deps.sh).
+    assert shutil.which("pdftotext"), "pdftotext missing: run make test (system-deps)"
+    result = subprocess.run(
+        ["pdftotext", document.file.path, "-"], capture_output=True, check=True, text=True
+    )
+    assert "démonstration" in result.stdout and not result.stderr
+
+
+@pytest.mark.django_db
+def test_make_run_prints_a_newcomer_who_can_activate_and_a_tenant_who_can_log_in(demo_data):
+    import re
+
+    from backend.accounts import tenancy
+    from backend.accounts.models import TenantAccount
+
+    banner = printed_banner()
+    found = re.search(r"Locataire à activer\u00a0: référence (\d+), module (\d+), nom (.+)", banner)
+    assert found, banner
+    reference, module, surname = found.groups()
+    organisation = m.Organisation.objects.get(code=demo.ORGANISATION_CODE)
+    before = TenantAccount.objects.count()
+    result = tenancy.activate_from_notice(
+        organisation,
+        reference=reference,
+        module=module,
+        surname=surname.strip(),
+        email="nouvel.arrivant@example.org",
+        password="Le chat de la voisine dort",
+        confirm="Le chat de la voisine dort",
+        choices=tenancy.Choices(accept_terms=True),
+    )
+    account = TenantAccount.objects.get(pk=result.account_id)
+    assert account.status == "pending" and TenantAccount.objects.count() == before + 1
+    assert account.current_household.leases.get().reference == reference
+    # The next banner offers the next household.
+    assert f"référence {reference}," not in printed_banner()
+    # The demo tenant logs in with the printed address and password (and so does the departed).
+    logins = re.findall(r"^\s+(\S+@\S+)\s", banner, flags=re.MULTILINE)
+    assert len(logins) == 2 and f"mot de passe\u00a0: {demo.demo_password()}" in banner
+    for email in logins:
+        assert tenancy.authenticate(organisation, email, demo.demo_password()).email == email
+    letter = re.search(r"identifiant (P-DEMO-\d+), mot de passe provisoire (\S+)", banner)
+    assert tenancy.check_provisional(organisation, *letter.groups()).batch == "demo"

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -515,6 +516,45 @@ def check_provisional(
     return credential
 
 
+# Step 1 of the letter's activation gives a ticket that step 2 brings back (the API has no
+# other memory between the two; the pages keep the credential in the session instead).
+PROVISIONAL_TICKET_MINUTES = 15
+_TICKET_SALT = "ronde.tenant.provisional-ticket"
+
+
+def provisional_ticket(credential: ProvisionalCredential) -> str:
+    """A signed, short-lived ticket naming the checked credential (not its secret)."""
+    return signing.dumps({"credential": credential.pk}, salt=_TICKET_SALT)
+
+
+@_french
+def credential_from_ticket(ticket: str) -> ProvisionalCredential:
+    """The credential of a ticket still fresh and not used since; else the same refusal."""
+    refusal = ServiceError(
+        _("This step has expired: enter your provisional credentials again."),
+        code="bad_ticket",
+        status=400,
+    )
+    try:
+        data = signing.loads(
+            ticket or "", salt=_TICKET_SALT, max_age=PROVISIONAL_TICKET_MINUTES * 60
+        )
+    except signing.BadSignature:
+        raise refusal from None
+    credential = (
+        ProvisionalCredential.objects.select_related("household")
+        .filter(
+            pk=data.get("credential") if isinstance(data, dict) else None,
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    if credential is None:
+        raise refusal
+    return credential
+
+
 @_french
 def activate_from_provisional(
     credential: ProvisionalCredential, *, email: str, password: str, confirm: str, choices: Choices
@@ -876,12 +916,12 @@ def ensure_writable(account: TenantAccount) -> None:
         )
 
 
-_writable = ensure_writable
+_writable = check_writable = ensure_writable
 
 
 @_french
 def change_password(account: TenantAccount, old: str, password: str, confirm: str) -> None:
-    _writable(account)
+    check_writable(account)
     if not account.user.check_password(old or ""):
         raise ValidationError({"old": [_("Your current password is not this one.")]})
     _check_new_password(password, confirm, account.email, account.person)
@@ -894,7 +934,7 @@ def change_password(account: TenantAccount, old: str, password: str, confirm: st
 @_french
 def request_email_change(account: TenantAccount, new_email: str, password: str) -> None:
     """The new address is verified before it takes over; the old one is told."""
-    _writable(account)
+    check_writable(account)
     new_email = _check_email(new_email)
     if not account.user.check_password(password or ""):
         raise ValidationError({"password": [_("Your current password is not this one.")]})
@@ -939,7 +979,7 @@ def start_mobile(account: TenantAccount, raw_mobile: str) -> None:
     """A login mobile: verified by a 6-digit code sent by SMS before it can be used."""
     from messaging.services import Contact, Texts, notify_contacts
 
-    _writable(account)
+    check_writable(account)
     try:
         mobile = phones.parse_mobile(raw_mobile, "FR")
     except ValidationError as exc:
@@ -1016,7 +1056,7 @@ def current_consents(household_id: int) -> dict:
 def update_consents(
     account: TenantAccount, choices: Choices, actor=None, source: str = "profile"
 ) -> None:
-    _writable(account) if actor is None or actor == account.user else None
+    check_writable(account) if actor is None or actor == account.user else None
     household = account.current_household
     lease = Lease.objects.current().filter(household=household).first()
     if choices.paperless and (lease is None or lease.payment_method != PaymentMethod.DIRECT_DEBIT):
@@ -1070,7 +1110,7 @@ def merge(
 ) -> Household:
     """Add another contract to this login (the same landlord; any of its agencies): with that
     home's provisional credentials, or its rent notice, and this account's password."""
-    _writable(account)
+    check_writable(account)
     if not account.user.check_password(password or ""):
         attempt = _throttle(f"merge:{account.pk}", address)
         del attempt

@@ -55,15 +55,24 @@ def space_context(account) -> dict:
     }
 
 
-@tenant_required
-@require_GET
-def document(request, account, pk):
+def document_of(account, pk) -> HouseholdDocument:
+    """A document of one of the account's homes; anyone else's is "not found"."""
     doc = HouseholdDocument.objects.filter(pk=pk, household__account_homes__account=account).first()
     if doc is None:
         raise Http404
+    return doc
+
+
+def document_response(doc: HouseholdDocument) -> FileResponse:
     return FileResponse(
         doc.file.open("rb"), as_attachment=True, filename=doc.file.name.rsplit("/", 1)[-1]
     )
+
+
+@tenant_required
+@require_GET
+def document(request, account, pk):
+    return document_response(document_of(account, pk))
 
 
 class InsuranceForm(forms.Form):
@@ -84,42 +93,54 @@ def _sniff(data: bytes) -> str:
     return ""
 
 
+def save_insurance(account, upload, insurer: str, valid_until: date) -> InsuranceCertificate:
+    """The tenant's certificate: a PDF, JPEG or PNG (sniffed, not trusted from its name) of
+    10 MB at most, still valid; a photo is stripped of its metadata like every photo."""
+    from django.core.files.base import ContentFile
+
+    tenancy.check_writable(account)
+    data = upload.read(INSURANCE_MAX_BYTES + 1)
+    kind = _sniff(data)
+    if len(data) > INSURANCE_MAX_BYTES:
+        raise ValidationError({"file": [_("The file is too big (10 MB at most).")]})
+    if kind not in INSURANCE_TYPES:
+        raise ValidationError({"file": [_("Send a PDF, JPEG or PNG file.")]})
+    if valid_until < timezone.localdate():
+        raise ValidationError({"valid_until": [_("This certificate has already expired.")]})
+    if kind != "application/pdf":
+        data = images.process(data).image
+    household = account.current_household
+    certificate = InsuranceCertificate(
+        household=household,
+        insurer=(insurer or "")[:200],
+        valid_until=valid_until,
+        uploaded_by=account.user,
+    )
+    extension = "pdf" if kind == "application/pdf" else "jpg"
+    certificate.file.save(f"{uuid.uuid4()}.{extension}", ContentFile(data), save=True)
+    tenancy.audit(
+        "insurance_uploaded",
+        organisation_id=account.organisation_id,
+        account=account,
+        household=household,
+        actor=account.user,
+    )
+    return certificate
+
+
 @tenant_required
 @writable
 @require_http_methods(["GET", "POST"])
 def insurance(request, account):
     household = account.current_household
     form = InsuranceForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        data = upload.read(INSURANCE_MAX_BYTES + 1)
-        kind = _sniff(data)
-        if len(data) > INSURANCE_MAX_BYTES:
-            form.add_error("file", _("The file is too big (10 MB at most)."))
-        elif kind not in INSURANCE_TYPES:
-            form.add_error("file", _("Send a PDF, JPEG or PNG file."))
-        elif form.cleaned_data["valid_until"] < timezone.localdate():
-            form.add_error("valid_until", _("This certificate has already expired."))
+    if request.method == "POST" and not account.read_only and form.is_valid():
+        data = form.cleaned_data
+        try:
+            save_insurance(account, data["file"], data["insurer"], data["valid_until"])
+        except ValidationError as exc:
+            attach(form, exc)
         else:
-            if kind != "application/pdf":
-                data = images.process(data).image  # metadata stripped, like every photo
-            from django.core.files.base import ContentFile
-
-            certificate = InsuranceCertificate(
-                household=household,
-                insurer=form.cleaned_data["insurer"],
-                valid_until=form.cleaned_data["valid_until"],
-                uploaded_by=account.user,
-            )
-            extension = "pdf" if kind == "application/pdf" else "jpg"
-            certificate.file.save(f"{uuid.uuid4()}.{extension}", ContentFile(data), save=True)
-            tenancy.audit(
-                "insurance_uploaded",
-                organisation_id=account.organisation_id,
-                account=account,
-                household=household,
-                actor=account.user,
-            )
             flash.success(request, _("Thank you: your certificate is sent to your agency."))
             return redirect("tenants:insurance")
     return render(
@@ -133,9 +154,9 @@ def insurance(request, account):
     )
 
 
-@tenant_required
-@require_GET
-def request_detail(request, account, pk):
+def request_of(account, pk):
+    """One of the household's requests and its timeline as the tenant sees it: no staff-only
+    line, no note. Another household's request is "not found"."""
     from tickets.models import Event
 
     obj = (
@@ -144,6 +165,13 @@ def request_detail(request, account, pk):
     if obj is None:
         raise Http404
     events = obj.events.filter(internal=False).exclude(kind=Event.Kind.NOTE).order_by("at", "id")
+    return obj, events
+
+
+@tenant_required
+@require_GET
+def request_detail(request, account, pk):
+    obj, events = request_of(account, pk)
     return render(request, "tenants/request.html", {"r": obj, "events": events})
 
 
@@ -172,16 +200,10 @@ class NewRequestForm(forms.Form):
         self.fields["category"].choices = [("", "—"), *new_category_choices()]
 
 
-@tenant_required
-@require_http_methods(["GET", "POST"])
-def new_request(request, account):
-    from tickets import services as tickets
-
-    try:
-        tenancy.ensure_writable(account)
-    except ServiceError as exc:
-        flash.error(request, exc.message)
-        return redirect("tenants:space")
+def request_lease(account) -> Lease:
+    """The lease a new request is about: the current home's, while the tenant lives there."""
+    if account.read_only:
+        raise Http404
     lease = (
         Lease.objects.current()
         .filter(household=account.current_household)
@@ -190,32 +212,66 @@ def new_request(request, account):
     )
     if lease is None:
         raise Http404
+    return lease
+
+
+PLACES = ("unit", "entrance")
+
+
+def submit_request(account, *, category: str, place: str, description: str, photo=None):
+    """A new request from the tenant space (channel "portal"): in the home, or in the common
+    areas of its entrance; an optional photo, stripped of its metadata."""
+    from tickets import services as tickets
+
+    tenancy.check_writable(account)
+    lease = request_lease(account)
+    if place not in PLACES:
+        raise ValidationError({"place": [_("This value is not one of the allowed choices.")]})
+    in_unit = place == "unit"
+    data = images.read_upload(photo)
+    created = tickets.create_request(
+        None,
+        tickets.RequestInput(
+            unit_id=lease.unit_id if in_unit else None,
+            entrance_id=None if in_unit else lease.unit.entrance_id,
+            category=category,
+            description=description,
+            person_id=account.person_id if in_unit else None,
+            contact_email=account.email if not in_unit else "",
+        ),
+        "portal",
+        residences=[lease.residence_id],
+        label=_("%(name)s (tenant space)") % {"name": account.user.get_full_name()},
+    )
+    if not in_unit and account.person_id:
+        type(created).objects.filter(pk=created.pk).update(
+            household=account.current_household, person=account.person
+        )
+    if data:
+        tickets.add_photo(account.user, created, uuid.uuid4(), data)
+    return created
+
+
+@tenant_required
+@require_http_methods(["GET", "POST"])
+def new_request(request, account):
+    try:
+        tenancy.ensure_writable(account)
+    except ServiceError as exc:
+        flash.error(request, exc.message)
+        return redirect("tenants:space")
+    request_lease(account)
     form = NewRequestForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        in_unit = data["place"] == "unit"
         try:
-            photo = images.read_upload(data.get("photo"))
-            created = tickets.create_request(
-                None,
-                tickets.RequestInput(
-                    unit_id=lease.unit_id if in_unit else None,
-                    entrance_id=None if in_unit else lease.unit.entrance_id,
-                    category=data["category"],
-                    description=data["description"],
-                    person_id=account.person_id if in_unit else None,
-                    contact_email=account.email if not in_unit else "",
-                ),
-                "portal",
-                residences=[lease.residence_id],
-                label=_("%(name)s (tenant space)") % {"name": account.user.get_full_name()},
+            created = submit_request(
+                account,
+                category=data["category"],
+                place=data["place"],
+                description=data["description"],
+                photo=data.get("photo"),
             )
-            if not in_unit and account.person_id:
-                type(created).objects.filter(pk=created.pk).update(
-                    household=account.current_household, person=account.person
-                )
-            if photo:
-                tickets.add_photo(account.user, created, uuid.uuid4(), photo)
         except (ValidationError, ServiceError) as exc:
             attach(form, exc) if isinstance(exc, ValidationError) else form.add_error(
                 None, exc.message
@@ -309,9 +365,8 @@ def export_data(account) -> dict:
     }
 
 
-@tenant_required
-@require_GET
-def my_data(request, account):
+def export_for(account) -> dict:
+    """The export, recorded in the account's history (an access request)."""
     data = export_data(account)
     tenancy.audit(
         "data_exported",
@@ -319,6 +374,13 @@ def my_data(request, account):
         account=account,
         actor=account.user,
     )
+    return data
+
+
+@tenant_required
+@require_GET
+def my_data(request, account):
+    data = export_for(account)
     if request.GET.get("format") == "json":
         response = HttpResponse(
             json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
@@ -329,36 +391,43 @@ def my_data(request, account):
     return render(request, "tenants/my_data.html", {"data": data})
 
 
+def send_help(
+    organisation, address: str, *, name: str, contact: str, contract_reference: str, message: str
+) -> HelpRequest:
+    """ "Need help to log in?": the message reaches the advisors of the contract's agency (of
+    the landlord when the reference matches nothing; nothing is said either way)."""
+    from backend.estate.models import normalise_contract_reference
+    from tickets.public import allow_report
+
+    allow_report(address)
+    reference = normalise_contract_reference(contract_reference)
+    lease = (
+        Lease.objects.filter(organisation=organisation, reference=reference).first()
+        if reference
+        else None
+    )
+    return HelpRequest.objects.create(
+        organisation=organisation,
+        name=name,
+        contact=contact,
+        contract_reference=reference,
+        message=message,
+        household=lease.household if lease else None,
+        residence=lease.residence if lease else None,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def help_view(request):
     """ "Need help to log in?": a message to the agency's advisors (no account needed)."""
     organisation = organisation_of(request)
     form = HelpForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and organisation is not None:
-        from backend.estate.models import normalise_contract_reference
-        from tickets.public import allow_report
-
         try:
-            allow_report(client_address(request))
+            send_help(organisation, client_address(request), **form.cleaned_data)
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
-            data = form.cleaned_data
-            reference = normalise_contract_reference(data["contract_reference"])
-            lease = (
-                Lease.objects.filter(organisation=organisation, reference=reference).first()
-                if reference
-                else None
-            )
-            HelpRequest.objects.create(
-                organisation=organisation,
-                name=data["name"],
-                contact=data["contact"],
-                contract_reference=reference,
-                message=data["message"],
-                household=lease.household if lease else None,
-                residence=lease.residence if lease else None,
-            )
             return render(request, "tenants/help_sent.html")
     return render(request, "tenants/help.html", {"form": form})
 

@@ -217,24 +217,28 @@ def login_view(request):
         except (ValidationError, ServiceError) as exc:
             _fail(form, exc)
         else:
-            login(
-                request,
-                account.user,
-                backend="backend.accounts.backends.ModelBackendWithOrganisation",
-            )
-            request.session.set_expiry(
-                settings.TENANT_REMEMBER_DAYS * 86400 if data.get("remember") else 0
-            )
+            start_session(request, account, bool(data.get("remember")))
             return redirect("tenants:space")
     return render(request, "tenants/login.html", {"form": form})
+
+
+def start_session(request, account: TenantAccount, remember: bool) -> None:
+    """Log the tenant in: until the browser closes, or TENANT_REMEMBER_DAYS when asked."""
+    login(request, account.user, backend="backend.accounts.backends.ModelBackendWithOrganisation")
+    request.session.set_expiry(settings.TENANT_REMEMBER_DAYS * 86400 if remember else 0)
+
+
+def end_session(request, everywhere: bool) -> None:
+    """Log out this device, or every device (the others' sessions stop matching)."""
+    if everywhere and is_tenant_user(request.user):
+        request.user.log_out_everywhere()
+    logout(request)
 
 
 @require_POST
 def logout_view(request):
     everywhere = request.POST.get("everywhere") == "1"
-    if everywhere and is_tenant_user(request.user):
-        request.user.log_out_everywhere()
-    logout(request)
+    end_session(request, everywhere)
     flash.success(
         request,
         _("You are logged out of every device.") if everywhere else _("You are logged out."),

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from backend.accounts import demo_tenants
 from backend.accounts.models import Role, User
 from backend.estate import models as m
 
@@ -384,6 +385,7 @@ class _Builder:
         self.users(organisation, north, south)
         self.templates(organisation)
         self.inspection_history(organisation)
+        demo_tenants.build(organisation)
 
     def residence_content(self, organisation, residence):
         rng = self.rng

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from backend import jobs
+from backend.accounts import demo_tenants
 from backend.core import demo
 
 
@@ -89,6 +90,7 @@ class Command(BaseCommand):
             for login in demo.LOGINS:
                 lines.append(f"    {login.username:<18} {login.description}")
             lines.append("")
+            lines += demo_tenants.banner_lines()
         if settings.EMAIL_TRANSPORT == "capture":
             lines.append(f"  E-mail and SMS are captured, not sent: {url}messages-captures/")
         lines += ["  Stop with Ctrl-C.", "=" * 64, ""]
