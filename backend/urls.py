@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("inspections.urls")),
     path("", include("tickets.urls")),
     path("locataire/", include("backend.accounts.tenant_urls")),
+    path("extranet/", include("backend.accounts.backoffice_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -6,3 +6,11 @@ class AccountsConfig(AppConfig):
     name = "backend.accounts"
     label = "accounts"
     verbose_name = _("Accounts and access")
+
+    def ready(self):
+        from backend.accounts.backoffice import BACKOFFICE_ROLES
+        from backend.core import navigation
+
+        navigation.add(
+            _("Tenant accounts"), "extranet:households", roles=BACKOFFICE_ROLES, order=50
+        )

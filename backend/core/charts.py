@@ -36,6 +36,12 @@ def _fmt(value: float | None, unit: str, decimals: int) -> str:
     return f"{text}\u202f{unit}" if unit else text
 
 
+def _text_width(label) -> float:
+    """About how wide an x label is at 11 px (digits are the widest common characters): a
+    label closer than that to the last one, which is always shown, is left out."""
+    return len(str(label)) * 6 + 4
+
+
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1
@@ -176,7 +182,8 @@ def line_chart(
         "xlabels": [
             {"x": left + i * step, "text": str(label)}
             for i, label in enumerate(labels)
-            if i % every == 0 or i == len(labels) - 1
+            if i == len(labels) - 1
+            or (i % every == 0 and (len(labels) - 1 - i) * step >= _text_width(labels[-1]))
         ],
         "lines": lines,
         "labels": list(labels),
