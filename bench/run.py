@@ -14,8 +14,11 @@
    (bench/sync_pull.py), on SQLite and PostgreSQL.
 6. app shell: the agents' app's JS + CSS gzipped, and a Lighthouse run (mobile) of /terrain/
    served by gunicorn as in production (Lighthouse fetched by npx on first use).
+7. request search: the requests page's search among 500,000 requests (a reference, a tenant's
+   name, an address) against a lookup by primary key, on SQLite and PostgreSQL, with and
+   without PostgreSQL's trigram index (bench/request_search.py).
 
-`python bench/run.py units` (or outbox, send, rates, pull, app) runs one of them.
+`python bench/run.py units` (or outbox, send, rates, pull, app, search) runs one of them.
 """
 
 import http.client
@@ -254,6 +257,38 @@ def sync_pull() -> dict:
     return results
 
 
+def request_search() -> dict:
+    """The requests page's search among 500,000 requests, against a lookup by primary key."""
+    results = {
+        engine: run_script("request_search.py", engine, env=extra) for engine, extra in engines()
+    }
+    print()
+    print(
+        "Request search among 500,000 requests (tickets.views.search: the pager's count, then "
+        "the first 30 by date), median, vs one request by primary key"
+    )
+    for engine, r in results.items():
+        print(
+            f"  {engine} ({r['requests']} requests, built in {r['build_seconds']} s), "
+            f"by primary key {r['pk_seconds'] * 1000:.2f} ms"
+        )
+        variants = [("", "")]
+        if r.get("trigram_index"):
+            variants = [("_no_trigram", " (no trigram index)"), ("", " (trigram index)")]
+        for name in ("reference", "tenant", "address"):
+            for suffix, label in variants:
+                count, page = r[f"{name}_count{suffix}_seconds"], r[f"{name}_page{suffix}_seconds"]
+                print(
+                    f"    {name + label:<32} count {count * 1000:>8.2f} ms "
+                    f"(ratio {r[f'{name}_count{suffix}_over_pk']:>6})   first page "
+                    f"{page * 1000:>7.2f} ms (ratio {r[f'{name}_page{suffix}_over_pk']:>5})"
+                    f"   {r[f'{name}_matches']} found"
+                )
+        if r.get("trigram_index"):
+            print(f"    trigram index built in {r['trigram_index_build_seconds']} s")
+    return results
+
+
 def app_shell() -> dict:
     """The shell's weight (what the service worker caches, minus the icons) and Lighthouse."""
     import gzip
@@ -339,6 +374,7 @@ BENCHMARKS = {
     "rates": inspection_rates,
     "pull": sync_pull,
     "app": app_shell,
+    "search": request_search,
 }
 
 

@@ -13,8 +13,30 @@ from backend.estate.phones import is_fiction, parse_mobile
 def wipe():
     """Delete the demo, the records that protect others first (module-scoped data lives outside
     the test transactions)."""
+    from backend.core.models import Job
     from inspections.models import Answer, ControlAlert, Grid, Penalty, Photo, Rework, Visit
+    from messaging import models as messaging
+    from tickets import models as tickets
 
+    for model in [
+        tickets.Appointment,
+        tickets.Slot,
+        tickets.Photo,
+        tickets.Link,
+        tickets.Subscription,
+        tickets.Event,
+        tickets.WorkOrder,
+        tickets.Request,
+        tickets.Incident,
+        tickets.Counter,
+        messaging.MessageEvent,
+        messaging.Message,
+        messaging.Campaign,
+        messaging.InboundMessage,
+        messaging.CapturedMessage,
+        Job,
+    ]:
+        model.objects.all().delete()
     for model in [Penalty, Rework, Photo, Answer, Visit, ControlAlert]:
         model.objects.all().delete()
     Grid.objects.filter(organisation__isnull=False).delete()
@@ -283,3 +305,129 @@ def test_make_run_prints_a_newcomer_who_can_activate_and_a_tenant_who_can_log_in
         assert tenancy.authenticate(organisation, email, demo.demo_password()).email == email
     letter = re.search(r"identifiant (P-DEMO-\d+), mot de passe provisoire (\S+)", banner)
     assert tenancy.check_provisional(organisation, *letter.groups()).batch == "demo"
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_year_of_requests_on_every_channel(demo_data):
+    from collections import Counter
+
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from tickets.models import Appointment, Event, Request, Status
+
+    requests = Request.objects.all()
+    assert requests.count() > 2000
+    channels = Counter(requests.values_list("channel", flat=True))
+    assert {"phone", "counter", "field", "sms", "email", "qr"} <= set(channels), channels
+    assert all(n >= 50 for n in channels.values()), channels
+    kinds = set(requests.values_list("kind", flat=True))
+    urgencies = set(requests.values_list("urgency", flat=True))
+    assert kinds == {"technical", "complaint"} and urgencies == {"urgent", "normal", "low"}
+    now = timezone.now()
+    first = requests.aggregate(first=Min("created_at"))["first"]
+    assert 330 < (now - first).days <= 366
+    statuses = Counter(requests.values_list("status", flat=True))
+    assert statuses["closed"] > 0.8 * sum(statuses.values()), statuses
+    assert {"new", "acknowledged", "scheduled", "done", "cancelled"} <= set(statuses)
+    open_requests = list(requests.filter(status__in=["new", "acknowledged", "scheduled"]))
+    assert sum(r.is_overdue for r in open_requests) >= 5
+    assert Appointment.objects.filter(status="booked", slot__starts_at__gt=now).count() >= 5
+    closed = requests.filter(status=Status.CLOSED)
+    rated = closed.filter(satisfaction__isnull=False).count()
+    assert 0.3 * closed.count() < rated < 0.8 * closed.count()
+    assert set(
+        requests.exclude(work_orders=None).values_list("work_orders__provider__name", flat=True)
+    ) >= {"Ascenseurs du Centre", "Thermi-Loire", "Multitech 37", "Régie Deux Rives"}
+    # The timeline agrees with the statuses: taken first, its last status change is the status.
+    last_status, first_kind = {}, {}
+    for request_id, kind, status in Event.objects.order_by("at", "id").values_list(
+        "request_id", "kind", "status"
+    ):
+        first_kind.setdefault(request_id, kind)
+        if kind == Event.Kind.STATUS:
+            last_status[request_id] = status
+    for request in requests.only("pk", "status", "created_at", "closed_at"):
+        assert first_kind[request.pk] == Event.Kind.CREATED
+        assert last_status.get(request.pk, Status.NEW) == request.status, request
+        assert request.created_at <= now
+    assert not Event.objects.filter(at__gt=now).exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_lift_breakdown_reported_three_times_went_through_the_services(demo_data):
+    from messaging.models import Message
+    from tickets.models import Event, Incident
+
+    incident = Incident.objects.get(status=Incident.Status.RESOLVED, category="lift")
+    requests = list(incident.requests.order_by("created_at"))
+    assert [r.channel for r in requests] == ["phone", "field", "sms"]
+    assert {r.status for r in requests} == {"closed"}
+    assert [r.satisfaction for r in requests].count(None) == 1
+    order = requests[0].work_orders.get()
+    assert order.provider.name == "Ascenseurs du Centre" and order.status == "done"
+    assert order.appointments.get().slot.starts_at < order.done_at
+    for request in requests:
+        messages = Message.objects.filter(person=request.person, campaign__object_id=request.pk)
+        assert {m.status for m in messages} == {"delivered"}
+        statuses = list(
+            request.events.filter(kind=Event.Kind.STATUS).values_list("status", flat=True)
+        )
+        assert statuses == ["acknowledged", "scheduled", "done", "closed"], statuses
+        # Taken, grouped, appointment, done, closed (and the thanks for a score, untold).
+        told = request.events.filter(kind=Event.Kind.TOLD, internal=False).count()
+        assert told == 5 and messages.count() in (5, 6), request.channel
+    # Every step happened at its own moment, in order, in the past.
+    times = list(requests[0].events.values_list("at", flat=True))
+    assert times == sorted(times) and (times[-1] - times[0]).total_seconds() > 20 * 3600
+
+
+@pytest.mark.django_db
+def test_a_lift_broken_this_morning_shows_its_technician_on_the_hall_page(demo_data):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from tickets import public
+    from tickets.models import Appointment
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    appointment = Appointment.objects.select_related("work_order__request").get(
+        status="booked",
+        slot__starts_at__date=tomorrow,
+        work_order__request__channel="qr",
+        work_order__request__category="lift",
+    )
+    request = appointment.work_order.request
+    assert request.status == "scheduled" and request.unit_id is None
+    assert timezone.localdate(request.created_at) == timezone.localdate()
+    page = Client().get(reverse("tickets:place", args=[public.place_token(request.entrance)]))
+    assert "Technicien attendu le" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_request_after_the_demo_continues_its_references(demo_data):
+    from django.utils import timezone
+
+    from tickets import services
+    from tickets.models import Counter, Request
+
+    advisor = User.objects.get(username="conseiller")
+    year = timezone.localdate().year
+    last = Counter.objects.get(prefix="D", year=year).value
+    assert Request.objects.filter(reference=f"D{year}-{last:06d}").exists()
+    unit = m.Lease.objects.current().filter(end_date=None).first().unit
+    request = services.create_request(
+        advisor,
+        services.RequestInput(unit_id=unit.pk, category="leak", description="Fuite sous l'évier"),
+        "phone",
+    )
+    assert request.reference == f"D{year}-{last + 1:06d}"
+    order = services.send_order(advisor, request.pk, services.OrderInput())
+    orders = Counter.objects.get(prefix="BT", year=year).value
+    assert order.number == f"BT{year}-{orders:06d}" and order.provider.name == "Thermi-Loire"

@@ -633,6 +633,7 @@ def _followers(request: Request) -> list[Request]:
     if request.incident_id is None:
         return []
     return list(
+        # Only the requests' rows: PostgreSQL cannot lock the nullable side of an outer join.
         Request.objects.select_for_update(of=("self",))
         .filter(incident_id=request.incident_id, status__in=OPEN_STATUSES)
         .exclude(pk=request.pk)

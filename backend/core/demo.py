@@ -302,6 +302,14 @@ LOGINS = [
     DemoLogin("agent", Role.AGENT, "agente de proximité, secteur Nord 1"),
     DemoLogin("agent.sud", Role.AGENT, "agent de proximité, secteur Sud 1"),
     DemoLogin("prestataire", Role.CONTRACTOR, "prestataire de ménage Propreté Ligérienne"),
+    DemoLogin("ascensoriste", Role.CONTRACTOR, "technicien de l'ascensoriste Ascenseurs du Centre"),
+]
+
+# The régie's technicians: contractors' accounts of the in-house team, not demo logins.
+REGIE_TECHNICIANS = [
+    ("regie.martin", "Olivier", "Martin"),
+    ("regie.diallo", "Aminata", "Diallo"),
+    ("regie.garnier", "Thierry", "Garnier"),
 ]
 
 
@@ -382,9 +390,13 @@ class _Builder:
         self.sectors(north, south, residences)
         for residence in residences:
             self.residence_content(organisation, residence)
+        self.cover_lifts(residences)
         self.users(organisation, north, south)
         self.templates(organisation)
         self.inspection_history(organisation)
+        from tickets import demo as tickets_demo
+
+        tickets_demo.load(organisation)
         demo_tenants.build(organisation)
 
     def residence_content(self, organisation, residence):
@@ -595,9 +607,10 @@ class _Builder:
         self.cleaning_south = provider(
             "Net'Service Touraine", m.ProviderKind.CLEANING, "52345678900023"
         )
-        lifts = provider("Ascenseurs du Centre", m.ProviderKind.MAINTENANCE, "63456789000034")
+        self.lifts = provider("Ascenseurs du Centre", m.ProviderKind.MAINTENANCE, "63456789000034")
         multi = provider("Multitech 37", m.ProviderKind.MAINTENANCE, "74567890100045")
-        regie = provider("Régie Deux Rives", m.ProviderKind.REGIE, "")
+        self.regie = provider("Régie Deux Rives", m.ProviderKind.REGIE, "")
+        thermal = provider("Thermi-Loire", m.ProviderKind.MAINTENANCE, "85678901200056")
 
         def contract(prov, reference, categories, covered, days, **extra):
             c = m.ProviderContract.objects.create(
@@ -644,8 +657,9 @@ class _Builder:
             penalty_grace_days=0,
             penalty_cap=400,
         )
+        # Every residence with a lift is covered (cover_lifts, once the lifts exist).
         self.lift_contract = contract(
-            lifts,
+            self.lifts,
             "ASC-2025",
             [m.WorkCategory.LIFT],
             [r for r in residences if r.units_count >= 80],
@@ -654,14 +668,22 @@ class _Builder:
             penalty_per_day=150,
         )
         contract(
+            thermal,
+            "PC-2025",
+            [m.WorkCategory.PLUMBING, m.WorkCategory.HEATING],
+            residences,
+            lambda r: [],
+            rework_deadline_hours=48,
+            penalty_per_day=40,
+        )
+        contract(
             multi,
             "MT-2025",
             [
-                m.WorkCategory.HEATING,
-                m.WorkCategory.PLUMBING,
                 m.WorkCategory.VENTILATION,
                 m.WorkCategory.INTERCOM,
                 m.WorkCategory.DOORS,
+                m.WorkCategory.PESTS,
             ],
             residences,
             lambda r: [],
@@ -669,12 +691,32 @@ class _Builder:
             penalty_per_day=30,
         )
         contract(
-            regie,
+            self.regie,
             "REGIE",
             [m.WorkCategory.MULTI, m.WorkCategory.ELECTRICITY],
             residences,
             lambda r: [],
             rework_deadline_hours=120,
+        )
+
+    def cover_lifts(self, residences):
+        """The lift maintainer's contract covers every residence that has a lift."""
+        covered = set(
+            m.ContractSite.objects.filter(contract=self.lift_contract).values_list(
+                "residence_id", flat=True
+            )
+        )
+        with_lifts = set(
+            m.Equipment.objects.filter(kind=m.EquipmentKind.LIFT).values_list(
+                "residence_id", flat=True
+            )
+        )
+        m.ContractSite.objects.bulk_create(
+            [
+                m.ContractSite(contract=self.lift_contract, residence=r, visit_days=[])
+                for r in residences
+                if r.pk in with_lifts and r.pk not in covered
+            ]
         )
 
     def sectors(self, north, south, residences):
@@ -981,7 +1023,9 @@ class _Builder:
             "agent": ("Sandrine", "Lefèvre"),
             "agent.sud": ("Mickaël", "Hoarau"),
             "prestataire": ("Rui", "Ferreira"),
+            "ascensoriste": ("Bruno", "Lemaire"),
         }
+        providers = {"prestataire": self.cleaning_north, "ascensoriste": self.lifts}
         for login in LOGINS:
             first, last = names[login.username]
             user = User(
@@ -993,7 +1037,7 @@ class _Builder:
                 email=f"{login.username}@deux-rives.example",
             )
             if login.role == Role.CONTRACTOR:
-                user.provider = self.cleaning_north
+                user.provider = providers[login.username]
             user.set_password(password)
             user.save()
             if login.username == "responsable":
@@ -1006,3 +1050,15 @@ class _Builder:
                 user.sectors.set([sectors["Secteur Nord 1"]])
             elif login.username == "agent.sud":
                 user.sectors.set([sectors["Secteur Sud 1"]])
+        for username, first, last in REGIE_TECHNICIANS:
+            technician = User(
+                username=username,
+                first_name=first,
+                last_name=last,
+                role=Role.CONTRACTOR,
+                organisation=organisation,
+                provider=self.regie,
+                email=f"{username}@deux-rives.example",
+            )
+            technician.set_unusable_password()
+            technician.save()
