@@ -275,17 +275,20 @@ def request_search() -> dict:
         variants = [("", "")]
         if r.get("trigram_index"):
             variants = [("_no_trigram", " (no trigram index)"), ("", " (trigram index)")]
-        for name in ("reference", "tenant", "address"):
+        for name in ("reference", "tenant", "address", "tenant_open", "address_open"):
             for suffix, label in variants:
                 count, page = r[f"{name}_count{suffix}_seconds"], r[f"{name}_page{suffix}_seconds"]
                 print(
-                    f"    {name + label:<32} count {count * 1000:>8.2f} ms "
+                    f"    {name + label:<38} count {count * 1000:>8.2f} ms "
                     f"(ratio {r[f'{name}_count{suffix}_over_pk']:>6})   first page "
                     f"{page * 1000:>7.2f} ms (ratio {r[f'{name}_page{suffix}_over_pk']:>5})"
                     f"   {r[f'{name}_matches']} found"
                 )
         if r.get("trigram_index"):
-            print(f"    trigram index built in {r['trigram_index_build_seconds']} s")
+            print(
+                f"    trigram index built in {r['trigram_index_build_seconds']} s, "
+                f"{r['trigram_index_mb']} MB (table {r['table_mb']} MB)"
+            )
     return results
 
 

@@ -662,7 +662,6 @@ class _Loader:
                 "closed": "Closed.",
                 "rating": "Satisfaction: %(score)d / 5.",
                 "cancelled": "Cancelled: %(reason)s",
-                "order_cancelled": "The request was cancelled.",
             }.items()
         }
         self.channels = dict(IntakeChannel.choices)
