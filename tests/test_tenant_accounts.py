@@ -565,3 +565,25 @@ def test_the_welcome_message_is_the_agencys_own_when_it_wrote_one(
     welcome = extranet.inbox.messages[-1]
     assert subject(welcome) == f"Bienvenue chez vous, {extranet.person.first_name}"
     assert "L'agence Nord vous souhaite la bienvenue. Agence Nord" in body(welcome)
+
+
+def test_an_address_already_used_by_another_household_says_the_same_and_tells_it(extranet):
+    activated(extranet)
+    other_lease = (
+        m.Lease.objects.filter(residence=extranet.lease.residence)
+        .exclude(pk=extranet.lease.pk)
+        .first()
+    )
+    other = other_lease.household.people.get()
+    before = len(extranet.inbox.messages)
+    _client, response = activate(
+        extranet,
+        reference=other_lease.reference,
+        module=other_lease.module_number,
+        surname=other.last_name,
+        email="nom1@example.org",
+    )
+    assert response.status_code == 302 and response["Location"] == "/locataire/activer/envoye/"
+    assert TenantAccount.objects.count() == 1 and not TenantAccount.objects.filter(person=other)
+    told = extranet.inbox.messages[before:]
+    assert [m["To"] for m in told] == ["nom1@example.org"] and "déjà un compte" in subject(told[0])

@@ -401,6 +401,28 @@ def _create_account(
     return account
 
 
+def _open_account(
+    organisation, person, household, email, password, via, lease, choices, pending
+) -> Activation:
+    """Create the account and send its verification (in the caller's transaction). A pending
+    account of the same person is replaced (a fixed address); an address that is already
+    another account's gets the same answer here and an e-mail to that account."""
+    if pending is not None:
+        pending.user.delete()
+    try:
+        with transaction.atomic():  # a savepoint: PostgreSQL aborts the whole transaction else
+            account = _create_account(
+                organisation, person, household, email, password, via, lease, choices
+            )
+    except IntegrityError:
+        other = TenantAccount.objects.filter(organisation=organisation, email=email).first()
+        if other is not None:
+            _send_already(other)
+        return Activation(email=email)
+    send_verification(account)
+    return Activation(email=email, account_id=account.pk)
+
+
 @_french
 def activate_from_notice(
     organisation: Organisation,
@@ -470,20 +492,17 @@ def activate_from_notice(
                 household=lease.household,
             )
             return Activation(email=email)
-        if existing is not None:  # a pending one: this attempt replaces it (a fixed address)
-            existing.user.delete()
-        try:
-            account = _create_account(
-                organisation, person, lease.household, email, password, "notice", lease, choices
-            )
-        except IntegrityError:
-            # The address is another household's account: tell that account, say the same here.
-            other = TenantAccount.objects.filter(organisation=organisation, email=email).first()
-            if other is not None:
-                _send_already(other)
-            return Activation(email=email)
-        send_verification(account)
-    return Activation(email=email, account_id=account.pk)
+        return _open_account(
+            organisation,
+            person,
+            lease.household,
+            email,
+            password,
+            "notice",
+            lease,
+            choices,
+            existing,
+        )
 
 
 @_french
@@ -589,19 +608,17 @@ def activate_from_provisional(
         if existing is not None and existing.status != TenantAccount.Status.PENDING:
             _send_already(existing)
             return Activation(email=email)
-        if existing is not None:
-            existing.user.delete()
-        try:
-            account = _create_account(
-                organisation, person, household, email, password, "provisional", lease, choices
-            )
-        except IntegrityError:
-            other = TenantAccount.objects.filter(organisation=organisation, email=email).first()
-            if other is not None:
-                _send_already(other)
-            return Activation(email=email)
-        send_verification(account)
-    return Activation(email=email, account_id=account.pk)
+        return _open_account(
+            organisation,
+            person,
+            household,
+            email,
+            password,
+            "provisional",
+            lease,
+            choices,
+            existing,
+        )
 
 
 @_french

@@ -62,7 +62,31 @@ class ChoicesMixin(forms.Form):
         )
 
 
-class NoticeActivationForm(ChoicesMixin):
+class AccountFields(ChoicesMixin):
+    """The new account's identifier and password, then the consents (both activations)."""
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        help_text=_("It becomes your identifier: check it carefully."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(label=_("Password"), max_length=128, widget=PasswordInput())
+    confirm = forms.CharField(
+        label=_("Confirm the password"), max_length=128, widget=PasswordInput("new-password")
+    )
+    field_order = [
+        "email",
+        "password",
+        "confirm",
+        "paperless",
+        "commercial",
+        "general",
+        "accept_terms",
+    ]
+
+
+class NoticeActivationForm(AccountFields):
     reference = forms.CharField(
         label=_("Contract reference (digits, without the L)"),
         max_length=30,
@@ -79,16 +103,6 @@ class NoticeActivationForm(ChoicesMixin):
         label=_("Surname of the main signatory (or yours, if you co-signed the lease)"),
         max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-    )
-    email = forms.EmailField(
-        label=_("E-mail address"),
-        max_length=254,
-        help_text=_("It becomes your identifier: check it carefully."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-    )
-    password = forms.CharField(label=_("Password"), max_length=128, widget=PasswordInput())
-    confirm = forms.CharField(
-        label=_("Confirm the password"), max_length=128, widget=PasswordInput("new-password")
     )
     field_order = [
         "reference",
@@ -117,26 +131,8 @@ class ProvisionalForm(forms.Form):
     )
 
 
-class SecureAccountForm(ChoicesMixin):
-    email = forms.EmailField(
-        label=_("E-mail address"),
-        max_length=254,
-        help_text=_("It becomes your identifier: check it carefully."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-    )
-    password = forms.CharField(label=_("Password"), max_length=128, widget=PasswordInput())
-    confirm = forms.CharField(
-        label=_("Confirm the password"), max_length=128, widget=PasswordInput("new-password")
-    )
-    field_order = [
-        "email",
-        "password",
-        "confirm",
-        "paperless",
-        "commercial",
-        "general",
-        "accept_terms",
-    ]
+class SecureAccountForm(AccountFields):
+    """Step 2 with the agency's letter."""
 
 
 class LoginForm(forms.Form):
