@@ -167,8 +167,11 @@ def test_a_lift_breakdown_from_three_tenants_runs_to_closure(
     # The timeline, readable by each party within its scope.
     manager = make_user("manager_n", Role.MANAGER, estate.organisation, agencies=[estate.north])
     for user in (cast.advisor, cast.agent_a, manager):
-        page = client_for(user).get(f"/demandes/{by_sms.pk}/").content.decode()
+        page = client_for(user).get(f"/demandes/{by_phone.pk}/").content.decode()
         assert "Carte électronique remplacée" in page, user
+        # The other reporters' timelines say it without the lead tenant's details.
+        page = client_for(user).get(f"/demandes/{by_sms.pk}/").content.decode()
+        assert "Intervention réalisée." in page and "M. Nom1" not in page, user
     assert client_for(cast.manager_b).get(f"/demandes/{by_sms.pk}/").status_code == 404
     timeline = contractor_api.get(f"/api/tickets/requests/{by_phone.pk}/timeline").json()
     assert any("Carte électronique remplacée" in e["text"] for e in timeline)

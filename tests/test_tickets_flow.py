@@ -698,3 +698,77 @@ def test_the_qr_page_is_throttled_and_subscribes_only_to_its_own_place(estate, c
         follow=True,
     )
     assert "Trop de signalements" in page.content.decode()
+
+
+def test_an_id_held_outside_the_scope_is_refused_not_revealed(estate, cast, tenants, lift):
+    elsewhere = services.create_request(
+        cast.outsider,
+        services.RequestInput(
+            residence_id=estate.elsewhere.pk, category="door", description="Porte cassée"
+        ),
+        "phone",
+    )
+    with pytest.raises(Conflict) as caught:
+        take(cast.advisor, estate, tenants, request_id=elsewhere.pk) if False else (
+            services.create_request(
+                cast.advisor,
+                services.RequestInput(
+                    residence_id=estate.tilleuls.pk, category="leak", description="Fuite"
+                ),
+                "phone",
+                request_id=elsewhere.pk,
+            )
+        )
+    assert caught.value.code == "id_taken"
+    assert Request.objects.get(pk=elsewhere.pk).residence == estate.elsewhere
+
+
+def test_cancelling_a_duplicate_leaves_its_incident_alone(estate, cast, tenants, lift):
+    equipment = m.Equipment.objects.get(residence=estate.tilleuls, kind="lift")
+    first = take(cast.advisor, estate, tenants, equipment_id=equipment.pk)
+    second = take(cast.advisor, estate, tenants, equipment_id=equipment.pk, unit=False)
+    incident = services.group(cast.advisor, [first.pk, second.pk])
+    assert "porte" not in incident.title.lower()  # never the unit: the hall reads it
+    order = services.send_order(cast.advisor, first.pk, services.OrderInput())
+    with pytest.raises(Conflict):  # it carries the order the other one follows
+        services.cancel(cast.advisor, first.pk, "Doublon")
+    services.cancel(cast.advisor, second.pk, "Doublon, déjà signalé")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.status == Status.CANCELLED and second.incident is None
+    assert first.status == Status.ACKNOWLEDGED and first.incident == incident
+    order.refresh_from_db()
+    assert order.status == WorkOrder.Status.SENT
+    assert not Message.objects.filter(
+        campaign__object_id=str(first.pk), body__contains="Doublon"
+    ).exists()
+
+
+def test_a_finished_order_gets_no_reminder_nor_move(estate, cast, tenants, lift):
+    provider, _contract, technician = lift
+    request = take(cast.advisor, estate, tenants)
+    order = services.send_order(cast.advisor, request.pk, services.OrderInput())
+    slot = future_slot(provider, days=1, hour=10)
+    appointment = services.book(cast.advisor, order.pk, slot.pk)
+    services.report(technician, order.pk, services.Milestone("done", comment="Réparé"))
+    assert services.send_reminders(slot.starts_at - timedelta(hours=16)) == 0
+    with pytest.raises(Conflict):
+        services.move_appointment(cast.advisor, appointment.pk, future_slot(provider, days=3).pk)
+
+
+def test_the_neighbours_links_do_not_show_the_lead_tenants_name(estate, cast, tenants, lift):
+    provider, _contract, technician = lift
+    equipment = m.Equipment.objects.get(residence=estate.tilleuls, kind="lift")
+    first = take(cast.advisor, estate, tenants, equipment_id=equipment.pk)
+    second = take(cast.advisor, estate, tenants, equipment_id=equipment.pk, unit=False)
+    services.group(cast.advisor, [first.pk, second.pk])
+    order = services.send_order(cast.advisor, first.pk, services.OrderInput())
+    services.accept_order(technician, order.pk)
+    services.book(cast.advisor, order.pk, future_slot(provider).pk)
+    services.report(
+        technician,
+        order.pk,
+        services.Milestone("done", comment="Carte changée chez M. Nom1", signatory_name="M. Nom1"),
+    )
+    texts = " ".join(second.events.values_list("text", flat=True))
+    assert "Nom1" not in texts and "Intervention réalisée." in texts

@@ -14,6 +14,17 @@ class OnCallShiftAdmin(ScopedModelAdmin):
     list_select_related = ["agency", "user"]
     date_hierarchy = "starts_at"
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            from backend.accounts.models import User
+            from backend.accounts.scoping import STAFF_ROLES
+
+            people = User.objects.filter(is_active=True, role__in=STAFF_ROLES)
+            if not request.user.is_superuser:  # the organisation's own staff only
+                people = people.filter(organisation_id=request.user.organisation_id)
+            kwargs["queryset"] = people
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Deadline)
 class DeadlineAdmin(ScopedModelAdmin):

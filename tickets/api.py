@@ -212,7 +212,7 @@ def get_timeline(request, request_id: UUID):
     events = obj.events.order_by("at", "id")
     if request.auth.role == Role.CONTRACTOR:
         # No staff-only notes, and not the texts sent to the tenant (their personal link).
-        events = list(events.filter(internal=False))
+        events = list(events.filter(internal=False).exclude(kind=Event.Kind.INBOUND))
         for event in events:
             event.told = ""
         return events

@@ -11,6 +11,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -77,7 +78,7 @@ def open_incidents(place):
     else:
         incidents = Incident.objects.filter(
             residence_id=place.residence_id, status=Incident.Status.OPEN
-        ).filter(entrance__in=[place.pk, None])
+        ).filter(Q(entrance=place) | Q(entrance__isnull=True, equipment__isnull=True))
         requests = Request.objects.filter(
             entrance=place, unit__isnull=True, status__in=OPEN_STATUSES, incident__isnull=True
         )

@@ -471,11 +471,7 @@ def create_request(
         if channel not in STAFF_CHANNELS:
             raise ValidationError({"channel": [_("Choose how the request came in.")]})
     if request_id is not None:
-        existing = (
-            scoped(user, Request).filter(pk=request_id).first()
-            if residences is None
-            else (Request.objects.filter(pk=request_id).first())
-        )
+        existing = _same_id(user, request_id, residences)
         if existing is not None:
             return existing
     errors = _check_fields(data)
@@ -551,7 +547,7 @@ def create_request(
                 request.save(force_insert=True)
         except IntegrityError:
             # The same phone's id sent twice at once: the other one won.
-            existing = Request.objects.filter(pk=request.pk).first()
+            existing = _same_id(user, request.pk, residences)
             if existing is not None:
                 return existing
             raise
@@ -577,6 +573,22 @@ def create_request(
         if acknowledge:
             _move(request, Status.ACKNOWLEDGED, user, _("Request acknowledged."))
     return request
+
+
+def _same_id(user, request_id, residences):
+    """A retry of the caller's own request (same id), within what the caller may see; an id
+    that another request holds outside that scope is refused, never revealed."""
+    if not Request.objects.filter(pk=request_id).exists():
+        return None
+    visible = (
+        scoped(user, Request)
+        if residences is None
+        else Request.objects.filter(residence_id__in=residences)
+    )
+    existing = visible.filter(pk=request_id).first()
+    if existing is None:
+        raise Conflict(_("This identifier is already used: make a new one."), code="id_taken")
+    return existing
 
 
 def search_text_of(request: Request) -> str:
@@ -656,9 +668,15 @@ def _move(request: Request, status: str, user, text: str, *, told_key=None, extr
             code="bad_transition",
         )
     now = timezone.now()
-    for each in [request, *_followers(request)]:
+    followers = [] if status == Status.CANCELLED else _followers(request)
+    for each in [request, *followers]:
         if each is not request and (
-            each.status == status or status not in TRANSITIONS.get(each.status, set())
+            each.status == status
+            or status not in TRANSITIONS.get(each.status, set())
+            or (
+                status == Status.DONE
+                and each.work_orders.filter(status__in=WorkOrder.OPEN).exists()
+            )
         ):
             continue
         each.status = status
@@ -781,6 +799,21 @@ def cancel(user, request_id, reason: str) -> Request:
         raise ValidationError({"reason": [_("Say why the request is cancelled.")]})
     with transaction.atomic():
         request = _staff_request(user, request_id)
+        incident = request.incident
+        if incident is not None:
+            # Only this request is cancelled (a duplicate, a mistake): it leaves its incident,
+            # unless it carries the work order the others follow.
+            others = incident.requests.filter(status__in=OPEN_STATUSES).exclude(pk=request.pk)
+            if others.exists() and request.work_orders.filter(status__in=WorkOrder.OPEN).exists():
+                raise Conflict(
+                    _(
+                        "This request carries the work order its incident's other requests "
+                        "follow: cancel the order first, or the other requests."
+                    ),
+                    code="order_open",
+                )
+            Request.objects.filter(pk=request.pk).update(incident=None)
+            request.incident = None
         _move(
             request,
             Status.CANCELLED,
@@ -791,6 +824,13 @@ def cancel(user, request_id, reason: str) -> Request:
         )
         for order in request.work_orders.filter(status__in=WorkOrder.OPEN):
             _cancel_order(order, user, _("The request was cancelled."))
+        if (
+            incident is not None
+            and not incident.requests.filter(status__in=OPEN_STATUSES)
+            .exclude(status=Status.DONE)
+            .exists()
+        ):
+            _resolve_incident(incident)
     return request
 
 
@@ -899,13 +939,15 @@ def group(user, request_ids: list, incident_id=None, title: str = "") -> Inciden
                     {"requests": [_("An incident groups at least two requests.")]}
                 )
             first = requests[0]
+            # Never the unit: the title reaches the hall's QR page and the whole entrance.
+            common_place = first.equipment or first.entrance or first.building or first.residence
             incident = Incident.objects.create(
                 organisation_id=first.organisation_id,
                 residence=first.residence,
                 entrance=first.entrance,
                 equipment=first.equipment,
                 category=first.category,
-                title=(title.strip() or f"{first.get_category_display()} — {first.place}")[:200],
+                title=(title.strip() or f"{first.get_category_display()} — {common_place}")[:200],
                 created_by=user,
             )
         if any(r.residence_id != incident.residence_id for r in requests):
@@ -1146,10 +1188,12 @@ def _require_contractor_or_staff(user, order: WorkOrder):
     raise PermissionDenied
 
 
-def _order_event(order: WorkOrder, user, text: str) -> None:
+def _order_event(order: WorkOrder, user, text: str, neutral: str | None = None) -> None:
+    """The order's own request gets the whole line; the other requests of its incident (other
+    households, whose links show their timeline) a line without comments or names."""
     add_event(order.request, Event.Kind.MILESTONE, text, user=user)
     for follower in _followers(order.request):
-        add_event(follower, Event.Kind.MILESTONE, text, user=user)
+        add_event(follower, Event.Kind.MILESTONE, neutral or text, user=user)
 
 
 @_in_french
@@ -1183,6 +1227,7 @@ def decline_order(user, order_id, reason: str) -> WorkOrder:
             user,
             _("Work order %(number)s declined: %(reason)s")
             % {"number": order.number, "reason": reason},
+            neutral=_("Work order %(number)s declined.") % {"number": order.number},
         )
     return order
 
@@ -1233,7 +1278,7 @@ def report(user, order_id, milestone: Milestone) -> WorkOrder:
     if milestone.kind not in MILESTONES:
         raise ValidationError({"kind": [_("Choose what happened.")]})
     if milestone.photo:
-        images.check_size(len(milestone.photo))
+        images.process(milestone.photo)  # refused now, before the milestone is written
     signature = images.process_signature(milestone.signature) if milestone.signature else None
     with transaction.atomic():
         order = _contractor_order(user, order_id)
@@ -1275,7 +1320,7 @@ def report(user, order_id, milestone: Milestone) -> WorkOrder:
             if order.signatory_name:
                 text += " " + _("Report signed by %(name)s.") % {"name": order.signatory_name}
         order.save(update_fields=fields)
-        _order_event(order, user, text)
+        _order_event(order, user, text, neutral=names[status])
         if status == WorkOrder.Status.DONE:
             _move(
                 request,
@@ -1436,6 +1481,8 @@ def move_appointment(user, appointment_id, slot_id) -> Appointment:
             status=Appointment.Status.BOOKED,
         )
         order = _contractor_order(user, old.work_order_id)
+        if not order.is_open or old.ended_at is not None:
+            raise Conflict(_("This work order is finished."), code="bad_transition")
         old.status, old.ended_at = Appointment.Status.MOVED, timezone.now()
         old.save(update_fields=["status", "ended_at"])
         appointment = _take_slot(order, slot_id, user)
@@ -1460,6 +1507,8 @@ def cancel_appointment(user, appointment_id, reason: str = "") -> Appointment:
             status=Appointment.Status.BOOKED,
         )
         order = _contractor_order(user, appointment.work_order_id)
+        if not order.is_open or appointment.ended_at is not None:
+            raise Conflict(_("This work order is finished."), code="bad_transition")
         appointment.status, appointment.ended_at = Appointment.Status.CANCELLED, timezone.now()
         appointment.save(update_fields=["status", "ended_at"])
         order.status = WorkOrder.Status.ACCEPTED
@@ -1492,6 +1541,8 @@ def send_reminders(now: datetime | None = None) -> int:
     sent = 0
     upcoming = Appointment.objects.filter(
         status=Appointment.Status.BOOKED,
+        ended_at__isnull=True,
+        work_order__status__in=WorkOrder.OPEN,
         reminded_at__isnull=True,
         slot__starts_at__gt=now,
         slot__starts_at__lte=now + timedelta(hours=36),

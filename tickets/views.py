@@ -205,6 +205,8 @@ def intake(request):
         channel = request.POST.get("channel", "")
         try:
             photo = images.read_upload(request.FILES.get("photo"))
+            if photo:
+                images.process(photo)  # a bad file is refused before anything is saved
             created = services.create_request(
                 user,
                 data,
@@ -564,7 +566,9 @@ def order_detail(request, pk):
         {
             "order": order,
             "r": req,
-            "events": timeline(req, staff=False),
+            "events": timeline(req, staff=False).exclude(kind=Event.Kind.INBOUND)
+            if user.role == Role.CONTRACTOR
+            else timeline(req, staff=False),
             # The tenant's messages carry their personal link: not for the contractor's eyes.
             "hide_told": user.role == Role.CONTRACTOR,
             "appointment": appointment,
@@ -641,6 +645,7 @@ def track(request, token):
         return render(
             request, "tickets/link_invalid.html", {"message": exc.message}, status=exc.status
         )
+    timezone.activate(obj.organisation.zone)  # public pages: the landlord's time, not ours
     appointment = (
         Appointment.objects.filter(work_order__request=obj, status=Appointment.Status.BOOKED)
         .select_related("slot", "work_order__provider")
@@ -675,6 +680,7 @@ def place(request, token):
         return render(
             request, "tickets/link_invalid.html", {"message": exc.message}, status=exc.status
         )
+    timezone.activate(where.residence.organisation.zone)
     entrance = public.entrance_of(where)
     equipment = where if isinstance(where, Equipment) else None
     if request.method == "POST":
