@@ -587,3 +587,59 @@ def test_an_address_already_used_by_another_household_says_the_same_and_tells_it
     assert TenantAccount.objects.count() == 1 and not TenantAccount.objects.filter(person=other)
     told = extranet.inbox.messages[before:]
     assert [m["To"] for m in told] == ["nom1@example.org"] and "déjà un compte" in subject(told[0])
+
+
+def test_no_usable_link_is_stored_in_the_job_rows(extranet):
+    from backend.core.models import Job
+
+    activated(extranet)
+    client = client_for_org(extranet)
+    extranet.post(client, "/locataire/mot-de-passe-oublie/", {"identifier": "nom1@example.org"})
+    reset = link_in(extranet.inbox.messages[-1], "/locataire/reinitialiser/")
+    token = reset.rstrip("/").rsplit("/", 1)[1]
+    stored = " ".join(str(row.args) + str(row.kwargs) for row in Job.objects.all())
+    assert token not in stored and "reinitialiser" not in stored
+
+
+def test_respelling_the_contract_reference_does_not_escape_the_throttle(extranet):
+    activated(extranet)
+    reference = extranet.lease.reference
+    spellings = [reference, f"L{reference}", f"l/{reference}", f" {reference} ", f"L {reference}"]
+    client = client_for_org(extranet)
+    answers = []
+    for n in range(12):
+        _c, response = log_in(
+            extranet, identifier=spellings[n % len(spellings)], password="faux", client=client
+        )
+        answers.append(response.content.decode())
+    assert "Trop de tentatives" in answers[-1]
+
+
+def test_the_current_password_asked_again_is_throttled(extranet):
+    activated(extranet)
+    client, _r = log_in(extranet)
+    for _n in range(8):
+        response = extranet.post(
+            client,
+            "/locataire/espace/profil/",
+            {"action": "email", "em-email": "autre@example.org", "em-password": "faux"},
+        )
+    assert "Trop de tentatives" in response.content.decode()
+    assert TenantAccount.objects.get().pending_email == ""
+
+
+def test_saying_yes_keeps_an_unsubscribe_made_by_link(extranet):
+    activated(extranet)
+    OptOut.objects.filter(person=extranet.person).delete()
+    OptOut.objects.create(
+        person=extranet.person, purpose="information", channel="email", source="email_link"
+    )
+    client, _r = log_in(extranet)
+    extranet.post(
+        client,
+        "/locataire/espace/consentements/",
+        {"paperless": "no", "commercial": "no", "general": "yes"},
+    )
+    assert OptOut.objects.filter(
+        person=extranet.person, purpose="information", source="email_link"
+    ).exists()

@@ -440,7 +440,7 @@ def _matches(identifier: str, kind: str, ids) -> bool:
         return identifier in references
     if kind == "provisional":
         return identifier in provisional
-    if kind == "merge":
+    if kind in ("merge", "reauth"):
         return identifier in merges
     if "@" in identifier:
         return identifier in emails
@@ -466,6 +466,7 @@ def throttle_rows(household: Household) -> list[int]:
         | Q(key__startswith="activation:")
         | Q(key__startswith="provisional:")
         | Q(key__startswith="merge:")
+        | Q(key__startswith="reauth:")
     ).values_list("pk", "key")
     for pk, key in rows.iterator():
         kind, _sep, rest = key.partition(":")

@@ -374,6 +374,9 @@ class AccountToken(models.Model):
     account = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="tokens")
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     token_hash = models.CharField(max_length=64, unique=True)
+    # The secret is an HMAC of this nonce under SECRET_KEY: the sending job rebuilds it, and
+    # the database alone (its readers, the job rows) never holds a usable link.
+    nonce = models.CharField(max_length=64, blank=True, editable=False)
     target = models.CharField(max_length=254, blank=True)  # the address being verified
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

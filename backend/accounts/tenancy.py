@@ -141,7 +141,9 @@ def issue_token(account: TenantAccount, purpose: str, lifetime: timedelta, targe
         used_at=now
     )
     nonce = secrets.token_urlsafe(24)
-    row = AccountToken(account=account, purpose=purpose, target=target, expires_at=now + lifetime)
+    row = AccountToken(
+        account=account, purpose=purpose, target=target, expires_at=now + lifetime, nonce=nonce
+    )
     raw = (
         _code(nonce)
         if purpose in (AccountToken.Purpose.MOBILE_CODE, AccountToken.Purpose.LOGIN_CODE)
@@ -210,19 +212,67 @@ def send_verification(
     account: TenantAccount, to: str | None = None, purpose=AccountToken.Purpose.VERIFY_EMAIL
 ) -> None:
     to = to or account.email
-    raw = issue_token(account, purpose, timedelta(hours=settings.TENANT_VERIFY_HOURS), target=to)
-    link = _link("tenants:verify", raw)
-    _send(
-        account,
-        to,
-        _("Confirm your e-mail address — %(landlord)s") % {"landlord": _landlord(account)},
-        _(
-            "Hello,\n\nTo activate your tenant account, confirm your e-mail address by opening "
-            "this link (valid %(hours)d hours, once):\n\n%(link)s\n\nIf you did not ask for it, "
-            "ignore this message: nothing will be activated.\n\n%(landlord)s"
-        )
-        % {"hours": settings.TENANT_VERIFY_HOURS, "link": link, "landlord": _landlord(account)},
+    issue_token(account, purpose, timedelta(hours=settings.TENANT_VERIFY_HOURS), target=to)
+    _send_token(account, purpose)
+
+
+def _send_token(account: TenantAccount, purpose: str) -> None:
+    """Queue the e-mail of the account's live token of this purpose: the job builds the link
+    (only the token's id travels in the job's row)."""
+    row = (
+        AccountToken.objects.filter(account=account, purpose=purpose, used_at__isnull=True)
+        .order_by("-created_at", "-pk")
+        .first()
     )
+    jobs.enqueue(send_token_email, row.pk)
+
+
+@jobs.job
+def send_token_email(token_id: int) -> None:
+    from django.core.mail import EmailMessage
+
+    row = (
+        AccountToken.objects.select_related("account__organisation")
+        .filter(pk=token_id, used_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if row is None:
+        return  # used, replaced or expired meanwhile: nothing to send
+    account = row.account
+    raw = _secret(row, row.nonce)
+    with translation.override(settings.LANGUAGE_CODE):
+        landlord = _landlord(account)
+        if row.purpose == AccountToken.Purpose.RESET_PASSWORD:
+            to = account.email
+            subject = _("Choose a new password — %(landlord)s") % {"landlord": landlord}
+            body = _(
+                "Hello,\n\nTo choose a new password, open this link (valid %(minutes)d "
+                "minutes, once):\n\n%(link)s\n\nIf you did not ask for it, ignore this "
+                "message: your password does not change.\n\n%(landlord)s"
+            ) % {
+                "minutes": settings.TENANT_RESET_MINUTES,
+                "link": _link("tenants:reset", raw),
+                "landlord": landlord,
+            }
+        else:
+            to = row.target or account.email
+            subject = _("Confirm your e-mail address — %(landlord)s") % {"landlord": landlord}
+            body = _(
+                "Hello,\n\nTo activate your tenant account, confirm your e-mail address by "
+                "opening this link (valid %(hours)d hours, once):\n\n%(link)s\n\nIf you did "
+                "not ask for it, ignore this message: nothing will be activated.\n\n%(landlord)s"
+            ) % {
+                "hours": settings.TENANT_VERIFY_HOURS,
+                "link": _link("tenants:verify", raw),
+                "landlord": landlord,
+            }
+    EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"X-Ronde-Organisation": str(account.organisation_id)},
+    ).send()
 
 
 @_french
@@ -358,8 +408,13 @@ def apply_to_messaging(person: Person | None, commercial: bool, general: bool) -
     if person is None:
         return
     for purpose, granted in ((Purpose.COMMERCIAL, commercial), (Purpose.INFORMATION, general)):
-        if granted:
-            OptOut.objects.filter(person=person, purpose=purpose, channel=Channel.EMAIL).delete()
+        if granted:  # only the extranet's own "no": an unsubscribe link or a STOP stays
+            OptOut.objects.filter(
+                person=person,
+                purpose=purpose,
+                channel=Channel.EMAIL,
+                source=OptOut.Source.EXTRANET,
+            ).delete()
         else:
             OptOut.objects.get_or_create(
                 person=person,
@@ -758,13 +813,25 @@ def _candidates(organisation: Organisation, identifier: str) -> list[TenantAccou
     return found
 
 
+def canonical_identifier(identifier: str) -> str:
+    """One spelling per identifier, for the throttle's counters: "L/10 010 000", "l10010000"
+    and "10010000" count together, and so do "06 12 34 56 78" and "+33612345678"."""
+    value = (identifier or "").strip().lower()
+    if "@" in value:
+        return value
+    try:
+        return phones.parse_mobile(value, "FR")
+    except ValidationError:
+        return normalise_contract_reference(value).lower()
+
+
 @_french
 def authenticate(
     organisation: Organisation, identifier: str, password: str, address: str = ""
 ) -> TenantAccount:
     """The tenant's preferred identifier (e-mail, verified mobile, or contract reference) and
     password. Throttled per identifier and address (CNIL case 2); never a permanent lock."""
-    attempt = _throttle(f"tenant:{(identifier or '').strip().lower()}", address)
+    attempt = _throttle(f"tenant:{canonical_identifier(identifier)}", address)
     accounts = _candidates(organisation, identifier)
     matched = None
     for account in accounts:
@@ -832,26 +899,12 @@ def forgot_password(organisation: Organisation, identifier: str) -> None:
         ) or _recent(account, AccountToken.Purpose.RESET_PASSWORD):
             continue
         with transaction.atomic():
-            raw = issue_token(
+            issue_token(
                 account,
                 AccountToken.Purpose.RESET_PASSWORD,
                 timedelta(minutes=settings.TENANT_RESET_MINUTES),
             )
-            _send(
-                account,
-                account.email,
-                _("Choose a new password — %(landlord)s") % {"landlord": _landlord(account)},
-                _(
-                    "Hello,\n\nTo choose a new password, open this link (valid %(minutes)d "
-                    "minutes, once):\n\n%(link)s\n\nIf you did not ask for it, ignore this "
-                    "message: your password does not change.\n\n%(landlord)s"
-                )
-                % {
-                    "minutes": settings.TENANT_RESET_MINUTES,
-                    "link": _link("tenants:reset", raw),
-                    "landlord": _landlord(account),
-                },
-            )
+            _send_token(account, AccountToken.Purpose.RESET_PASSWORD)
 
 
 @_french
@@ -916,7 +969,15 @@ def reset_password(raw: str, password: str, confirm: str) -> TenantAccount:
         user.set_password(password)
         user.session_salt = secrets.token_hex(16)  # every other device is logged out
         user.save(update_fields=["password", "session_salt"])
-        throttle.LoginFailure.objects.filter(key__startswith=f"tenant:{account.email}|").delete()
+        identifiers = {account.email, account.mobile} | set(
+            Lease.objects.filter(household__account_homes__account=account).values_list(
+                "reference", flat=True
+            )
+        )
+        for identifier in filter(None, identifiers):
+            throttle.LoginFailure.objects.filter(
+                key__startswith=f"tenant:{canonical_identifier(identifier)}|"
+            ).delete()
         audit("password_reset", organisation_id=account.organisation_id, account=account)
     return account
 
@@ -936,11 +997,19 @@ def ensure_writable(account: TenantAccount) -> None:
 _writable = check_writable = ensure_writable
 
 
+def _reauthenticate(account: TenantAccount, password: str, field: str, address: str = "") -> None:
+    """The current password asked again (change of password or e-mail, merge): throttled like
+    a login, so that a session left open does not let anyone guess it."""
+    attempt = _throttle(f"reauth:{account.pk}", address)
+    if not account.user.check_password(password or ""):
+        raise ValidationError({field: [_("Your current password is not this one.")]})
+    attempt.succeeded()
+
+
 @_french
 def change_password(account: TenantAccount, old: str, password: str, confirm: str) -> None:
     check_writable(account)
-    if not account.user.check_password(old or ""):
-        raise ValidationError({"old": [_("Your current password is not this one.")]})
+    _reauthenticate(account, old, "old")
     _check_new_password(password, confirm, account.email, account.person)
     user = account.user
     user.set_password(password)
@@ -953,8 +1022,7 @@ def request_email_change(account: TenantAccount, new_email: str, password: str) 
     """The new address is verified before it takes over; the old one is told."""
     check_writable(account)
     new_email = _check_email(new_email)
-    if not account.user.check_password(password or ""):
-        raise ValidationError({"password": [_("Your current password is not this one.")]})
+    _reauthenticate(account, password, "password")
     if new_email == account.email:
         raise ValidationError({"email": [_("This is already your address.")]})
     with transaction.atomic():
@@ -1128,10 +1196,7 @@ def merge(
     """Add another contract to this login (the same landlord; any of its agencies): with that
     home's provisional credentials, or its rent notice, and this account's password."""
     check_writable(account)
-    if not account.user.check_password(password or ""):
-        attempt = _throttle(f"merge:{account.pk}", address)
-        del attempt
-        raise ValidationError({"password": [_("Your current password is not this one.")]})
+    _reauthenticate(account, password, "password", address)
     if identifier:
         credential = check_provisional(account.organisation, identifier, secret, address)
         household, lease = (

@@ -3,8 +3,19 @@ from django.contrib import admin
 from backend.core.models import Heartbeat, Job
 
 
+class SuperuserOnly:
+    """Job rows hold every app's arguments: for the platform's operators, not an
+    organisation's administrators."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SuperuserOnly, admin.ModelAdmin):
     list_display = ["name", "status", "attempt", "due_at", "updated_at"]
     list_filter = ["status", "name"]
     readonly_fields = [
@@ -20,5 +31,5 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(SuperuserOnly, admin.ModelAdmin):
     list_display = ["name", "seen_at"]
