@@ -772,3 +772,15 @@ def test_the_neighbours_links_do_not_show_the_lead_tenants_name(estate, cast, te
     )
     texts = " ".join(second.events.values_list("text", flat=True))
     assert "Nom1" not in texts and "Intervention réalisée." in texts
+
+
+def test_the_hall_takes_technical_reports_only(estate, cast, tenants, lift):
+    entrance = m.Entrance.objects.get(residence=estate.tilleuls)
+    token = public.place_token(entrance)
+    page = client_for(None).post(
+        f"/signaler/{token}/",
+        {"action": "report", "category": "rent", "description": "Mon loyer est trop cher"},
+        follow=True,
+    )
+    assert "Choisissez ce qui ne va pas" in page.content.decode()
+    assert not Request.objects.exists()

@@ -34,6 +34,7 @@ from backend.estate.models import (
 from tickets import public, services
 from tickets.models import (
     OPEN_STATUSES,
+    TECHNICAL_CATEGORIES,
     Appointment,
     Category,
     Event,
@@ -701,6 +702,8 @@ def place(request, token):
                 from backend.accounts.forms import client_address
 
                 public.allow_report(client_address(request))
+                if request.POST.get("category", "") not in TECHNICAL_CATEGORIES:
+                    raise ValidationError(_("Choose what is wrong."))
                 created = services.create_request(
                     None,
                     services.RequestInput(

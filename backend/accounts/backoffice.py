@@ -356,6 +356,10 @@ def close_account(user, household_pk, account_id, reason: str) -> TenantAccount:
             is_active=False, email="", session_salt=secrets.token_hex(16)
         )
         account.tokens.filter(used_at__isnull=True).update(used_at=now)
+        from backend.accounts import lifecycle
+
+        # No account left to read an e-mailed notice: the household goes back to paper.
+        lifecycle.back_to_paper(account, now, source="advisor")
         _audit(user, "account_closed", household, reason, account, previous_status=previous)
     account.refresh_from_db()
     return account
@@ -410,7 +414,6 @@ def restart_activation(user, household_pk, account_id, reason: str) -> None:
             "activation_restarted",
             household,
             reason,
-            email=account.email,
             account_id=account.pk,
         )
         account.tokens.all().delete()

@@ -277,6 +277,8 @@ def send_token_email(token_id: int) -> None:
 
 @_french
 def _send_already(account: TenantAccount) -> None:
+    if account.status not in (TenantAccount.Status.ACTIVE, TenantAccount.Status.DEPARTED):
+        return  # a closed account is sent nothing
     login = settings.SITE_URL + reverse("tenants:login")
     forgot = settings.SITE_URL + reverse("tenants:forgot-password")
     _send(

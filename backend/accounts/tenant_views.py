@@ -8,6 +8,7 @@ from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -138,7 +139,11 @@ def secure(request):
 
     credential = (
         ProvisionalCredential.objects.select_related("household")
-        .filter(pk=request.session.get(PROVISIONAL_KEY), used_at__isnull=True)
+        .filter(
+            pk=request.session.get(PROVISIONAL_KEY),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),  # replaced or expired since step 1: start again
+        )
         .first()
     )
     if credential is None:
