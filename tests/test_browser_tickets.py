@@ -378,7 +378,7 @@ def test_a_request_from_the_phone_call_to_its_closure_through_the_pages(
     tech.get_by_label("Commentaire (obligatoire si réalisé)").fill("Carte de commande remplacée")
     tech.get_by_role("button", name="Terminée").click()
     expect(tech.locator(".messages")).to_contain_text("Enregistré.")
-    expect(fact(tech, "Statut")).to_have_text("Terminée")
+    expect(fact(tech, "Statut")).to_have_text("Terminé")
     problems += audit(tech, phone=True)
     # The advisor closes it.
     advisor.reload()

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.estate.models import WorkCategory
 
@@ -111,7 +112,7 @@ class Status(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     DONE = "done", _("Done")
     CLOSED = "closed", _("Closed")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = "cancelled", pgettext_lazy("request", "Cancelled")
 
 
 OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.SCHEDULED, Status.DONE)
@@ -446,8 +447,8 @@ class WorkOrder(models.Model):
         ON_SITE = "on_site", _("On site")
         NO_ACCESS = "no_access", _("Tenant absent or no access")
         ANOTHER_VISIT = "another_visit", _("Another visit needed")
-        DONE = "done", _("Done")
-        CANCELLED = "cancelled", _("Cancelled")
+        DONE = "done", pgettext_lazy("work order", "Done")
+        CANCELLED = "cancelled", pgettext_lazy("work order", "Cancelled")
 
     class Access(models.TextChoices):
         TENANT_PRESENT = "tenant_present", _("Tenant present")
@@ -546,8 +547,8 @@ class Slot(models.Model):
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
-    starts_at = models.DateTimeField(_("from"))
-    ends_at = models.DateTimeField(_("to"))
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     PROVIDER_SCOPE = "provider"
@@ -655,8 +656,8 @@ class OnCallShift(models.Model):
         related_name="on_call_shifts",
         verbose_name=_("agency"),
     )
-    starts_at = models.DateTimeField(_("from"))
-    ends_at = models.DateTimeField(_("to"))
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -246,6 +246,13 @@ MESSAGES = {
             "(not at all) to 5 (very). {{ agence }}"
         ),
     ),
+    "demande-cloture-contact": (
+        lambda: _("Request closed"),
+        lambda: _(
+            "Hello {{ prenom }}, your request {{ reference_demande }} is closed. Thank you for "
+            "reporting it. {{ agence }}"
+        ),
+    ),
     "demande-annulee": (
         lambda: _("Request cancelled"),
         lambda: _(
@@ -318,6 +325,9 @@ def tell_tenant(
             expects_reply=expects_reply,
         )
     elif request.contact_phone or request.contact_email:
+        if key == "demande-cloture":  # their text reply would reach nobody: no question
+            key = "demande-cloture-contact"
+            texts = _texts(key, residence)
         context["lien_suivi"] = link_for(request, None)
         campaign = notify_contacts(
             [Contact(request.contact_name, request.contact_email, request.contact_phone)],
@@ -325,7 +335,7 @@ def tell_tenant(
             texts=texts,
             residence=residence,
             about=request,
-            extra={"prenom": request.contact_name, **context},
+            extra={"prenom": request.contact_name or _("Sir or Madam"), **context},
         )
     message = Message.objects.filter(campaign=campaign).order_by("pk").first() if campaign else None
     if message is None:

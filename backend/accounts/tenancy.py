@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from backend import jobs
 from backend.accounts import passwords, throttle
@@ -87,8 +88,12 @@ def _throttle(identifier: str, address: str) -> throttle.Attempt:
     if not verdict.allowed:
         minutes = max(1, int(verdict.retry_after.total_seconds() // 60) + 1)
         raise Throttled(
-            _(
-                "Too many attempts. Try again in %(minutes)d minutes, or recover your access by e-mail."
+            ngettext(
+                "Too many attempts. Try again in %(minutes)d minute, or recover your access by "
+                "e-mail.",
+                "Too many attempts. Try again in %(minutes)d minutes, or recover your access by "
+                "e-mail.",
+                minutes,
             )
             % {"minutes": minutes}
         )
