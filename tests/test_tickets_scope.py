@@ -106,3 +106,29 @@ def test_lists_and_search_hold_only_the_scope(estate, cast, requests_everywhere)
     assert [r["reference"] for r in found["items"]] == [source.reference]
     page = client_for(cast.advisor).get("/demandes/?q=source").content.decode()
     assert source.reference not in page
+
+
+def test_the_contractors_order_list_costs_the_same_queries_for_more_orders(
+    estate, cast, requests_everywhere, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(cast.contractor)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/api/tickets/work-orders").status_code == 200
+    for _n in range(3):
+        extra = services.create_request(
+            cast.admin,
+            services.RequestInput(
+                unit_id=estate.moulin.units.first().pk, category="door", description="Porte"
+            ),
+            "phone",
+        )
+        services.send_order(
+            cast.admin, extra.pk, services.OrderInput(provider_id=estate.cleaner.pk)
+        )
+    with CaptureQueriesContext(connection) as four:
+        response = client.get("/api/tickets/work-orders")
+    assert len(response.json()["items"]) == 4
+    assert len(four) == len(one)

@@ -276,7 +276,14 @@ def get_incident(request, incident_id: UUID):
 @paginate
 def list_orders(request, status: str | None = None):
     """A contractor's work orders (with its API token): only its own."""
-    orders = scoped(request.auth, WorkOrder).select_related("request")
+    orders = scoped(request.auth, WorkOrder).select_related(
+        # request.place reads the unit, equipment, entrance or building with their parents.
+        "request__residence",
+        "request__unit__entrance__building__residence",
+        "request__equipment",
+        "request__entrance__building__residence",
+        "request__building__residence",
+    )
     if status:
         orders = orders.filter(status=status)
     return orders.order_by("-sent_at")
